@@ -1,0 +1,91 @@
+"""Command line: ``python -m training {train,evaluate,export,benchmark} …``; ``--help`` on each lists every option."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import sys
+
+from training.augment import AugmentConfig
+from training.data import DataError
+from training.labels import EMOTIONS
+from training.superres import LAPSRN_ENV, SuperResolutionError
+from training.train import TrainConfig
+
+DATA_ENV = "FER2013_CSV"
+
+
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", default=os.environ.get(DATA_ENV),
+                        help=f"FER2013 CSV (.csv or .csv.gz) or image folder (default ${DATA_ENV})")
+    parser.add_argument("--lapsrn", default=None, help=f"LapSRN_x2.pb for ×2 super-resolution (default ${LAPSRN_ENV})")
+    parser.add_argument("--cache-dir", default=".cache", help="where upscaled faces are cached")
+    parser.add_argument("--skip-bad", action="store_true", help="drop bad rows/files (counted) instead of failing")
+
+
+def _train_parser(commands) -> None:
+    parser = commands.add_parser("train", help="train (or resume) a model",
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    _add_data_options(parser)
+    defaults = TrainConfig(data="")
+    parser.add_argument("--run-dir", default=defaults.run_dir, help="run folder; an existing run there is resumed")
+    parser.add_argument("--train-split", default=defaults.train_split)
+    parser.add_argument("--val-split", default=defaults.val_split, help="validation split, for model selection")
+    parser.add_argument("--aux", action="append", default=[], help="auxiliary image folder added to training")
+    parser.add_argument("--aux-classes", default="", help=f"comma-separated classes to take from --aux ({','.join(EMOTIONS)})")
+    parser.add_argument("--no-superres", dest="superres", action="store_false", help="train on 48×48 faces")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N faces of each split (smoke tests)")
+    for name in ("epochs", "batch_size", "learning_rate", "warmup_epochs", "weight_decay", "label_smoothing",
+                 "class_weight_power", "width", "dropout", "patience", "seed", "precision"):
+        value = getattr(defaults, name)
+        parser.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
+    for item in dataclasses.fields(AugmentConfig):
+        if item.name == "erase_area":
+            continue
+        value = getattr(defaults.augment, item.name)
+        kind = (lambda text: text.lower() in ("1", "true", "yes")) if isinstance(value, bool) else type(value)
+        parser.add_argument("--aug-" + item.name.replace("_", "-"), type=kind, default=value, dest="aug_" + item.name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    _train_parser(commands)
+    from training import evaluate, export  # their parsers live beside their code
+
+    evaluate.add_parser(commands, _add_data_options)
+    export.add_parser(commands, _add_data_options)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    try:
+        if args.command == "train":
+            return _train(args)
+        return args.run(args)
+    except (DataError, SuperResolutionError, FileNotFoundError, ValueError) as problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+
+
+def _train(args: argparse.Namespace) -> int:
+    from training.train import train
+
+    if not args.data:
+        raise DataError(f"no dataset: pass --data PATH/fer2013.csv(.gz) or set ${DATA_ENV}")
+    augment = AugmentConfig(**{f.name: getattr(args, "aug_" + f.name) for f in dataclasses.fields(AugmentConfig)
+                               if f.name != "erase_area"})
+    config = TrainConfig(
+        data=args.data, run_dir=args.run_dir, train_split=args.train_split, val_split=args.val_split, aux=args.aux,
+        aux_classes=[c for c in args.aux_classes.split(",") if c], superres=args.superres, lapsrn=args.lapsrn,
+        cache_dir=args.cache_dir, limit=args.limit, skip_bad=args.skip_bad, augment=augment,
+        **{name: getattr(args, name) for name in ("epochs", "batch_size", "learning_rate", "warmup_epochs",
+                                                  "weight_decay", "label_smoothing", "class_weight_power", "width",
+                                                  "dropout", "patience", "seed", "precision")},
+    )
+    train(config)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

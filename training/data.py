@@ -1,0 +1,243 @@
+"""Load FER2013 (Kaggle CSV, plain or gzipped) and image-folder face datasets as 48×48 grey uint8 arrays.
+
+Every loader returns ``{split_name: FaceSet}``. Bad input raises :class:`DataError` naming the file, the row or
+path, and what was expected; with ``skip_bad=True`` bad rows are dropped instead and counted in the FaceSet.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import logging
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from training.labels import EMOTIONS, FER_SIZE, FOLDER_ALIASES, KNOWN_UNPREDICTED
+
+log = logging.getLogger(__name__)
+
+PIXELS_PER_FACE = FER_SIZE * FER_SIZE
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".pgm"}
+
+# Split folder names of common image-folder layouts → FER2013's split names. Kaggle's "test" folder holds
+# PublicTest and PrivateTest together, so it keeps a name of its own.
+SPLIT_ALIASES = {
+    "train": "Training", "training": "Training",
+    "val": "PublicTest", "valid": "PublicTest", "validation": "PublicTest", "publictest": "PublicTest",
+    "privatetest": "PrivateTest", "test": "Test",
+}
+
+
+class DataError(ValueError):
+    """Input that cannot be used; the message says where it is and what was expected."""
+
+
+@dataclass
+class FaceSet:
+    images: np.ndarray  # (N, 48, 48) uint8
+    labels: np.ndarray  # (N,) int64, indices into EMOTIONS
+    skipped: list[str] = field(default_factory=list)  # one message per bad row dropped with skip_bad
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def class_counts(self) -> list[int]:
+        return np.bincount(self.labels, minlength=len(EMOTIONS)).tolist()
+
+    def filter_classes(self, keep: set[int]) -> FaceSet:
+        mask = np.isin(self.labels, sorted(keep))
+        return FaceSet(self.images[mask], self.labels[mask], self.skipped)
+
+    @staticmethod
+    def concat(parts: list[FaceSet]) -> FaceSet:
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return FaceSet(np.zeros((0, FER_SIZE, FER_SIZE), np.uint8), np.zeros((0,), np.int64))
+        return FaceSet(
+            np.concatenate([p.images for p in parts]),
+            np.concatenate([p.labels for p in parts]),
+            [msg for p in parts for msg in p.skipped],
+        )
+
+
+def load_dataset(path: str | Path, skip_bad: bool = False) -> dict[str, FaceSet]:
+    """A FER2013 CSV (``.csv`` or ``.csv.gz``) or an image folder, by what ``path`` is."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder (expected a FER2013 CSV or an image folder)")
+    if path.is_dir():
+        return load_image_folder(path, skip_bad=skip_bad)
+    return load_fer_csv(path, skip_bad=skip_bad)
+
+
+def load_fer_csv(path: str | Path, skip_bad: bool = False) -> dict[str, FaceSet]:
+    """FER2013 in Kaggle's ``emotion,pixels,Usage`` format, split by ``Usage`` (``All`` when the column is absent)."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    images: dict[str, list[np.ndarray]] = {}
+    labels: dict[str, list[int]] = {}
+    skipped: list[str] = []
+    try:
+        with opener(path, "rt", newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            columns = [c.strip() for c in (reader.fieldnames or [])]
+            missing = [c for c in ("emotion", "pixels") if c not in columns]
+            if missing:
+                raise DataError(
+                    f"{path}: missing column(s) {', '.join(missing)}; expected a header 'emotion,pixels,Usage' "
+                    f"and found {columns or 'no header'}"
+                )
+            reader.fieldnames = columns
+            for line_number, row in enumerate(reader, start=2):
+                try:
+                    label, pixels = _parse_fer_row(row)
+                except DataError as problem:
+                    message = f"{path}, line {line_number}: {problem}"
+                    if not skip_bad:
+                        raise DataError(message + " (pass --skip-bad to drop such rows)") from None
+                    skipped.append(message)
+                    continue
+                split = (row.get("Usage") or "All").strip() or "All"
+                images.setdefault(split, []).append(pixels)
+                labels.setdefault(split, []).append(label)
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as problem:
+        raise DataError(f"{path}: cannot be read as a FER2013 CSV{' (gzip)' if opener is gzip.open else ''}: "
+                        f"{problem}") from problem
+    if not labels:
+        raise DataError(f"{path}: no usable faces (expected rows of 'emotion,pixels,Usage')")
+    _warn_skipped(path, skipped)
+    return {
+        split: FaceSet(np.stack(images[split]), np.asarray(labels[split], np.int64), skipped)
+        for split in labels
+    }
+
+
+def _parse_fer_row(row: dict[str, str]) -> tuple[int, np.ndarray]:
+    raw_label = (row.get("emotion") or "").strip()
+    try:
+        label = int(raw_label)
+    except ValueError:
+        raise DataError(f"field 'emotion' is {raw_label!r}, expected an integer 0–{len(EMOTIONS) - 1}") from None
+    if not 0 <= label < len(EMOTIONS):
+        raise DataError(f"field 'emotion' is {label}, expected 0–{len(EMOTIONS) - 1} ({', '.join(EMOTIONS)})")
+    text = row.get("pixels") or ""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # a partial parse is diagnosed below
+        values = np.fromstring(text, dtype=np.int64, sep=" ")
+    tokens = text.split()
+    if values.size != len(tokens):
+        bad = next(t for t in tokens if not t.lstrip("-").isdigit())
+        raise DataError(f"field 'pixels' holds {bad!r}, expected {PIXELS_PER_FACE} integers 0–255")
+    if values.size != PIXELS_PER_FACE:
+        raise DataError(f"field 'pixels' has {values.size} values, expected {PIXELS_PER_FACE} (48×48)")
+    if values.min() < 0 or values.max() > 255:
+        raise DataError(f"field 'pixels' has a value outside 0–255 ({values.min()}…{values.max()})")
+    return label, values.astype(np.uint8).reshape(FER_SIZE, FER_SIZE)
+
+
+def emotion_for_folder(name: str) -> str | None:
+    """Our class name for an emotion folder, or None for a class we do not predict."""
+    return FOLDER_ALIASES.get(name.strip().lower())
+
+
+def load_image_folder(root: str | Path, skip_bad: bool = False) -> dict[str, FaceSet]:
+    """``root/<split>/<emotion>/*`` (split names mapped to FER2013's) or a flat ``root/<emotion>/*`` (split ``All``)."""
+    root = Path(root)
+    subfolders = sorted(p for p in root.iterdir() if p.is_dir())
+    if not subfolders:
+        raise DataError(f"{root}: no sub-folders; expected <emotion>/ or <split>/<emotion>/ folders of images")
+    is_flat = any(_is_emotion_folder(p.name) for p in subfolders)
+    if is_flat:
+        splits = {"All": root}
+    else:
+        splits = {SPLIT_ALIASES.get(p.name.lower(), p.name): p for p in subfolders}
+    result = {name: _load_emotion_folders(folder, skip_bad) for name, folder in splits.items()}
+    if not any(len(faces) for faces in result.values()):
+        raise DataError(f"{root}: no images found under emotion folders ({', '.join(EMOTIONS)} or an alias)")
+    return result
+
+
+def _is_emotion_folder(name: str) -> bool:
+    return emotion_for_folder(name) is not None or name.strip().lower() in KNOWN_UNPREDICTED
+
+
+def _load_emotion_folders(folder: Path, skip_bad: bool) -> FaceSet:
+    images: list[np.ndarray] = []
+    labels: list[int] = []
+    skipped: list[str] = []
+    ignored: Counter[str] = Counter()
+    for class_folder in sorted(p for p in folder.iterdir() if p.is_dir()):
+        files = sorted(p for p in class_folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        emotion = emotion_for_folder(class_folder.name)
+        if emotion is None:
+            ignored[class_folder.name] += len(files)
+            continue
+        for file in files:
+            try:
+                images.append(read_face_image(file))
+            except DataError as problem:
+                if not skip_bad:
+                    raise DataError(f"{problem} (pass --skip-bad to drop such files)") from None
+                skipped.append(str(problem))
+                continue
+            labels.append(EMOTIONS.index(emotion))
+    for name, count in ignored.items():
+        log.warning("%s/%s: %d image(s) skipped: %r is not one of our classes (%s)",
+                    folder, name, count, name, ", ".join(EMOTIONS))
+    _warn_skipped(folder, skipped)
+    if not images:
+        return FaceSet.concat([])
+    return FaceSet(np.stack(images), np.asarray(labels, np.int64), skipped)
+
+
+def read_face_image(path: Path) -> np.ndarray:
+    """Any image file as a 48×48 grey uint8 face, converted the way FER2013 was made (grey, then resized)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            grey = image.convert("L")
+            if grey.size != (FER_SIZE, FER_SIZE):
+                grey = grey.resize((FER_SIZE, FER_SIZE), Image.Resampling.LANCZOS)
+            return np.asarray(grey, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, ValueError) as problem:
+        raise DataError(f"{path}: unreadable image, expected a JPEG/PNG/BMP face ({problem})") from None
+
+
+def load_auxiliary(root: str | Path, classes: set[str] | None = None, skip_bad: bool = False) -> FaceSet:
+    """Every face under an auxiliary folder (any layout, all splits merged), optionally only some classes."""
+    faces = FaceSet.concat(list(load_image_folder(root, skip_bad=skip_bad).values()))
+    if classes:
+        unknown = classes - set(EMOTIONS)
+        if unknown:
+            raise DataError(f"--aux-classes: {sorted(unknown)} are not classes; expected some of {', '.join(EMOTIONS)}")
+        faces = faces.filter_classes({EMOTIONS.index(c) for c in classes})
+    return faces
+
+
+def _warn_skipped(source: Path, skipped: list[str]) -> None:
+    if skipped:
+        log.warning("%s: skipped %d bad row(s)/file(s); first: %s", source, len(skipped), skipped[0])
+
+
+def pick_split(splits: dict[str, FaceSet], name: str, source: str | Path) -> FaceSet:
+    """The split called ``name`` (case-insensitive), or a DataError listing the splits there are."""
+    for key, faces in splits.items():
+        if key.lower() == name.lower():
+            return faces
+    raise DataError(f"{source}: no split {name!r}; it has {', '.join(sorted(splits))}")
+
+
+def fer_csv_bytes(faces: FaceSet, usage: str) -> bytes:
+    """FaceSet rows in FER2013's CSV format (used to make small datasets for tests and demos)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["emotion", "pixels", "Usage"])
+    for image, label in zip(faces.images, faces.labels):
+        writer.writerow([int(label), " ".join(map(str, image.reshape(-1).tolist())), usage])
+    return out.getvalue().encode()

@@ -1,0 +1,167 @@
+"""Export a trained checkpoint as the browser model: a TF.js graph model (float16 weights) in ``converted_model/``
+with ``metadata.json``, the one file the browser and the tests read labels, input size and preprocessing from.
+
+    python -m training export --run-dir runs/lapsrn_x2 --data fer2013.csv.gz
+
+TF.js 4.22 cannot load Keras 3 *layers* models, so the float32 network goes through a SavedModel into a graph model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import logging
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from training.evaluate import classification_metrics, predict_probabilities
+from training.files import atomic_write_json, sha256_file
+from training.labels import EMOTIONS
+from training.preprocessing import preprocessing_spec
+
+log = logging.getLogger(__name__)
+
+METADATA_FILE = "metadata.json"
+
+
+def export_saved_model(model, directory: Path) -> str:
+    """Write ``model`` as a SavedModel with a ``serving_default`` signature; returns its output name."""
+    import tensorflow as tf
+
+    face = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32, name="face")
+
+    @tf.function(input_signature=[face])
+    def serve(face_batch):
+        return {"emotion": model(face_batch, training=False)}
+
+    module = tf.Module()
+    module.model = model
+    tf.saved_model.save(module, str(directory), signatures={"serving_default": serve})
+    return "emotion"
+
+
+def convert_to_tfjs(saved_model: Path, output: Path, quantize_float16: bool = True) -> None:
+    command = [sys.executable, "-m", "tensorflowjs.converters.converter", "--input_format=tf_saved_model",
+               "--output_format=tfjs_graph_model", "--signature_name=serving_default", "--saved_model_tags=serve"]
+    if quantize_float16:
+        command.append("--quantize_float16=*")
+    completed = subprocess.run([*command, str(saved_model), str(output)], capture_output=True, text=True)
+    if completed.returncode != 0:
+        raise RuntimeError(f"tensorflowjs_converter failed:\n{completed.stderr[-3000:]}")
+
+
+def export(run_dir: str, data: str, out_dir: str, lapsrn: str | None, cache_dir: str, val_split: str = "PublicTest",
+           flip_average: bool = False, quantize_float16: bool = True) -> dict:
+    import keras
+    import tensorflow as tf
+    import tensorflowjs
+
+    from training.data import load_dataset, pick_split
+    from training.model import inference_model
+
+    run = Path(run_dir)
+    config = json.loads((run / "config.json").read_text())
+    state = json.loads((run / "state.json").read_text())
+    checkpoint = run / "best.keras"
+    model = inference_model(keras.models.load_model(checkpoint, compile=False), flip_average=flip_average)
+
+    faces = pick_split(load_dataset(data), val_split, data)
+    probabilities = predict_probabilities(model, faces.images, lapsrn, cache_dir)
+    metrics = classification_metrics(faces.labels, probabilities.argmax(axis=1))
+    log.info("%s: %s accuracy %.4f, macro-F1 %.4f (float32 Keras)", checkpoint, val_split, metrics["accuracy"],
+             metrics["macro_f1"])
+
+    out = Path(out_dir)
+    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent if out.parent.exists() else None))
+    try:
+        output_name = export_saved_model(model, staging / "saved_model")
+        graph_dir = staging / "tfjs"
+        convert_to_tfjs(staging / "saved_model", graph_dir, quantize_float16)
+        weight_files = sorted(p for p in graph_dir.iterdir())
+        input_size = int(model.input_shape[1])
+        metadata = {
+            "name": "emotion-cnn",
+            "labels": list(EMOTIONS),
+            "input": {"name": "face", "height": input_size, "width": input_size, "channels": 1, "dtype": "float32"},
+            "output": {"name": output_name, "kind": "probabilities", "flip_average": flip_average},
+            "preprocessing": preprocessing_spec(),
+            "model": {
+                "format": "tfjs-graph-model", "path": "model.json",
+                "weights_dtype": "float16" if quantize_float16 else "float32",
+                "parameters": _network_parameters(model),
+                "bytes": sum(p.stat().st_size for p in weight_files),
+                "files": {p.name: sha256_file(p) for p in weight_files},
+            },
+            "metrics": {
+                "validation": {"split": val_split, "data": Path(data).name, "evaluated_with": "Keras, float32",
+                               **metrics},
+            },
+            "training": {
+                "recipe": config["recipe"],
+                "input_size": config["input_size"],
+                "superres": "LapSRN x2 (cv2.dnn_superres)" if config["recipe"]["superres"] else None,
+                "train_faces": config["train_faces"],
+                "train_class_counts": config["train_class_counts"],
+                "data_sha256": config["data_sha256"],
+                "checkpoint_sha256": sha256_file(checkpoint),
+                "best_epoch": state["best_epoch"],
+                "epochs_run": state["completed_epochs"],
+                "train_seconds": state.get("train_seconds"),
+                "history": state["history"],
+            },
+            "software": {"python": platform.python_version(), "tensorflow": tf.__version__,
+                         "keras": keras.__version__, "tensorflowjs": tensorflowjs.__version__},
+            "hardware": f"{platform.machine()} {_cpu_name()}",
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        }
+        atomic_write_json(graph_dir / METADATA_FILE, metadata)
+        if out.exists():
+            shutil.rmtree(out)
+        shutil.move(str(graph_dir), str(out))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("exported %s (%d bytes of weights) to %s", checkpoint, metadata["model"]["bytes"], out)
+    return metadata
+
+
+def _network_parameters(model) -> int:
+    nested = [layer for layer in model.layers if hasattr(layer, "layers")]
+    return int(nested[0].count_params() if nested else model.count_params())
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def add_parser(commands, add_data_options) -> None:
+    parser = commands.add_parser("export", help="convert a run's best checkpoint to converted_model/ (TF.js)",
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_data_options(parser)
+    parser.add_argument("--run-dir", required=True, help="training run folder (holds best.keras and config.json)")
+    parser.add_argument("--out", default="converted_model")
+    parser.add_argument("--val-split", default="PublicTest", help="split whose metrics go into metadata.json")
+    parser.add_argument("--flip-average", action="store_true", help="average with the mirrored face in the model")
+    parser.add_argument("--float32", dest="quantize_float16", action="store_false",
+                        help="keep float32 weights (default: float16, half the download)")
+    parser.set_defaults(run=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if not args.data:
+        raise ValueError("no dataset: pass --data PATH/fer2013.csv(.gz) or set $FER2013_CSV")
+    metadata = export(args.run_dir, args.data, args.out, args.lapsrn, args.cache_dir, args.val_split,
+                      args.flip_average, args.quantize_float16)
+    print(json.dumps({"out": args.out, "bytes": metadata["model"]["bytes"],
+                      "accuracy": metadata["metrics"]["validation"]["accuracy"]}))
+    return 0

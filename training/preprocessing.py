@@ -1,0 +1,52 @@
+"""How a face in a photo becomes model input, outside training: the constants the export writes into
+``metadata.json``, and a NumPy reference of the browser's crop that the tests compare against.
+
+Training faces are FER2013's 48×48 grey crops (upscaled ×2 by LapSRN); in a photo the detector's box is
+grown by ``FACE_MARGIN`` on each side and squared so the crop frames the face as FER2013 does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+GREY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601, as PIL's convert("L") and OpenCV's BGR2GRAY
+FACE_MARGIN = 0.15  # fraction of the detector box's size added on each side
+PIXEL_SCALE = 1 / 255
+PIXEL_OFFSET = 0.0
+
+
+def preprocessing_spec() -> dict:
+    return {
+        "color": "grey",
+        "grey_weights": list(GREY_WEIGHTS),
+        "face_crop": {"margin": FACE_MARGIN, "square": True},
+        "resize": "bilinear",
+        "scale": PIXEL_SCALE,
+        "offset": PIXEL_OFFSET,
+        "training_faces": "FER2013 48×48 grey, upscaled ×2 with LapSRN when the input is 96×96",
+    }
+
+
+def crop_box(box: tuple[float, float, float, float], margin: float, square: bool) -> tuple[float, float, float, float]:
+    """(x, y, width, height) of the crop around a detector box: grown by margin·size per side, squared about its centre."""
+    x, y, width, height = box
+    grown_w, grown_h = width * (1 + 2 * margin), height * (1 + 2 * margin)
+    if square:
+        grown_w = grown_h = max(grown_w, grown_h)
+    centre_x, centre_y = x + width / 2, y + height / 2
+    return centre_x - grown_w / 2, centre_y - grown_h / 2, grown_w, grown_h
+
+
+def face_input(rgb: np.ndarray, box: tuple[float, float, float, float], metadata: dict) -> np.ndarray:
+    """The model input (H, W, 1) float32 for the face in ``box`` of an RGB uint8 image, per ``metadata``."""
+    from PIL import Image
+
+    spec = metadata["preprocessing"]
+    size = (metadata["input"]["width"], metadata["input"]["height"])
+    crop = crop_box(box, spec["face_crop"]["margin"], spec["face_crop"]["square"])
+    grey = rgb[..., :3].astype(np.float32) @ np.asarray(spec["grey_weights"], np.float32)
+    left, top, width, height = crop
+    face = Image.fromarray(grey, mode="F").transform(
+        size, Image.Transform.EXTENT, (left, top, left + width, top + height), Image.Resampling.BILINEAR
+    )
+    return (np.asarray(face, np.float32) * spec["scale"] + spec["offset"])[..., None]
