@@ -34,7 +34,8 @@ def _train_parser(commands) -> None:
     parser.add_argument("--train-split", default=defaults.train_split)
     parser.add_argument("--val-split", default=defaults.val_split, help="validation split, for model selection")
     parser.add_argument("--aux", action="append", default=[], help="auxiliary image folder added to training")
-    parser.add_argument("--aux-classes", default="", help=f"comma-separated classes to take from --aux ({','.join(EMOTIONS)})")
+    parser.add_argument("--aux-classes", default="",
+                        help=f"comma-separated classes to take from --aux ({','.join(EMOTIONS)})")
     parser.add_argument("--no-superres", dest="superres", action="store_false", help="train on 48×48 faces")
     parser.add_argument("--limit", type=int, default=0, help="only the first N faces of each split (smoke tests)")
     for name in ("epochs", "batch_size", "learning_rate", "warmup_epochs", "weight_decay", "label_smoothing",

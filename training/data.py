@@ -238,6 +238,6 @@ def fer_csv_bytes(faces: FaceSet, usage: str) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["emotion", "pixels", "Usage"])
-    for image, label in zip(faces.images, faces.labels):
+    for image, label in zip(faces.images, faces.labels, strict=True):
         writer.writerow([int(label), " ".join(map(str, image.reshape(-1).tolist())), usage])
     return out.getvalue().encode()

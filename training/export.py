@@ -27,6 +27,8 @@ from training.preprocessing import preprocessing_spec
 log = logging.getLogger(__name__)
 
 METADATA_FILE = "metadata.json"
+# The float32 Keras model the graph model was converted from: Python reference for parity tests and evaluation.
+REFERENCE_FILE = "reference.keras"
 
 
 def export_saved_model(model, directory: Path) -> str:
@@ -117,8 +119,10 @@ def export(run_dir: str, data: str, out_dir: str, lapsrn: str | None, cache_dir:
             "software": {"python": platform.python_version(), "tensorflow": tf.__version__,
                          "keras": keras.__version__, "tensorflowjs": tensorflowjs.__version__},
             "hardware": f"{platform.machine()} {_cpu_name()}",
-            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         }
+        model.save(graph_dir / REFERENCE_FILE)
+        metadata["reference_keras"] = {"path": REFERENCE_FILE, "sha256": sha256_file(graph_dir / REFERENCE_FILE)}
         atomic_write_json(graph_dir / METADATA_FILE, metadata)
         if out.exists():
             shutil.rmtree(out)

@@ -27,8 +27,11 @@ def preprocessing_spec() -> dict:
     }
 
 
-def crop_box(box: tuple[float, float, float, float], margin: float, square: bool) -> tuple[float, float, float, float]:
-    """(x, y, width, height) of the crop around a detector box: grown by margin·size per side, squared about its centre."""
+Box = tuple[float, float, float, float]  # x, y, width, height in pixels
+
+
+def crop_box(box: Box, margin: float, square: bool) -> Box:
+    """The crop around a detector box: grown by margin·size on each side, then squared about its centre."""
     x, y, width, height = box
     grown_w, grown_h = width * (1 + 2 * margin), height * (1 + 2 * margin)
     if square:
@@ -37,7 +40,7 @@ def crop_box(box: tuple[float, float, float, float], margin: float, square: bool
     return centre_x - grown_w / 2, centre_y - grown_h / 2, grown_w, grown_h
 
 
-def face_input(rgb: np.ndarray, box: tuple[float, float, float, float], metadata: dict) -> np.ndarray:
+def face_input(rgb: np.ndarray, box: Box, metadata: dict) -> np.ndarray:
     """The model input (H, W, 1) float32 for the face in ``box`` of an RGB uint8 image, per ``metadata``."""
     from PIL import Image
 

@@ -69,7 +69,9 @@ class LapSRN:
         return out
 
 
-def upscale_cached(faces: np.ndarray, model_path: str | Path, cache_dir: str | Path, progress: bool = True) -> np.ndarray:
+def upscale_cached(
+    faces: np.ndarray, model_path: str | Path, cache_dir: str | Path, progress: bool = True
+) -> np.ndarray:
     """LapSRN ×2 of every face, read from the cache when these faces and this model were upscaled before."""
     model_path = Path(model_path)
     digest = hashlib.sha256()

@@ -79,7 +79,7 @@ def load_training_data(config: TrainConfig) -> tuple[FaceSet, FaceSet]:
     if config.aux:
         classes = set(config.aux_classes) or None
         aux = [load_auxiliary(root, classes, skip_bad=config.skip_bad) for root in config.aux]
-        for root, faces in zip(config.aux, aux):
+        for root, faces in zip(config.aux, aux, strict=True):
             log.info("auxiliary %s: %d faces added to training, per class %s", root, len(faces), faces.class_counts())
         train = FaceSet.concat([train, *aux])
     if config.limit:
@@ -119,7 +119,8 @@ def make_train_dataset(data: PreparedData, config: TrainConfig, first_epoch: int
     import tensorflow as tf
 
     steps = len(data.train_labels) // config.batch_size
-    orders = [np.random.default_rng([config.seed, epoch]).permutation(len(data.train_labels))[: steps * config.batch_size]
+    faces_per_epoch = steps * config.batch_size
+    orders = [np.random.default_rng([config.seed, epoch]).permutation(len(data.train_labels))[:faces_per_epoch]
               for epoch in range(first_epoch, config.epochs)]
     order = np.concatenate(orders)
     weights = class_weights(data.train_labels, config.class_weight_power)
@@ -131,7 +132,8 @@ def make_train_dataset(data: PreparedData, config: TrainConfig, first_epoch: int
     def load_batch(step, indices):
         batch = tf.cast(tf.gather(images, indices)[..., None], tf.float32) / 255.0
         seed = tf.stack([tf.constant(config.seed, tf.int64), tf.cast(step, tf.int64) + first_step])
-        return augment_batch(batch, seed, config.augment), tf.gather(labels, indices), tf.gather(sample_weights, indices)
+        augmented = augment_batch(batch, seed, config.augment)
+        return augmented, tf.gather(labels, indices), tf.gather(sample_weights, indices)
 
     return (
         tf.data.Dataset.from_tensor_slices(order)

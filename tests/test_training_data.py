@@ -1,0 +1,184 @@
+"""Loading FER2013 CSVs and image folders: both formats, folder aliases, auxiliary sets, every bad-input case."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.shared_assets import fer2013_csv
+from training.data import DataError, FaceSet, fer_csv_bytes, load_auxiliary, load_dataset
+from training.labels import EMOTIONS
+from training.train import TrainConfig, load_training_data
+
+
+def faces(count: int, seed: int = 0) -> FaceSet:
+    rng = np.random.default_rng(seed)
+    return FaceSet(rng.integers(0, 256, (count, 48, 48), dtype=np.uint8), np.arange(count) % len(EMOTIONS))
+
+
+def write_csv(path: Path, rows: list[str], header: str = "emotion,pixels,Usage") -> Path:
+    text = "\n".join([header, *rows]) + "\n"
+    if path.suffix == ".gz":
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text)
+    return path
+
+
+def pixel_text(values: list[int] | None = None) -> str:
+    return " ".join(map(str, values if values is not None else [128] * 2304))
+
+
+def write_image(path: Path, size: tuple[int, int] = (100, 80), mode: str = "RGB") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(len(str(path)))
+    channels = 3 if mode == "RGB" else 1
+    array = rng.integers(0, 256, (size[1], size[0], channels), dtype=np.uint8).squeeze()
+    Image.fromarray(array).save(path)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
+def test_fer_csv_plain_and_gzip_round_trip_by_usage(tmp_path: Path, suffix: str) -> None:
+    train, public = faces(14, seed=1), faces(7, seed=2)
+    text = fer_csv_bytes(train, "Training") + fer_csv_bytes(public, "PublicTest").split(b"\n", 1)[1]
+    path = tmp_path / f"fer{suffix}"
+    path.write_bytes(gzip.compress(text) if suffix.endswith(".gz") else text)
+
+    splits = load_dataset(path)
+
+    assert sorted(splits) == ["PublicTest", "Training"]
+    np.testing.assert_array_equal(splits["Training"].images, train.images)
+    np.testing.assert_array_equal(splits["Training"].labels, train.labels)
+    np.testing.assert_array_equal(splits["PublicTest"].images, public.images)
+    assert splits["Training"].images.dtype == np.uint8
+
+
+def test_fer_csv_without_usage_column_is_one_split(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "no_usage.csv", [f"3,{pixel_text()}", f"5,{pixel_text()}"], header="emotion,pixels")
+    splits = load_dataset(path)
+    assert list(splits) == ["All"]
+    assert splits["All"].labels.tolist() == [3, 5]
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        (f"3,{pixel_text([1] * 2303)},Training", "2303 values, expected 2304"),
+        (f"3,{pixel_text([1] * 2303 + [999])},Training", "outside 0–255"),
+        (f"3,{pixel_text([1] * 2303)} x7,Training", "'x7', expected 2304 integers"),
+        (f"7,{pixel_text()},Training", "'emotion' is 7, expected 0–6"),
+        (f"-1,{pixel_text()},Training", "'emotion' is -1, expected 0–6"),
+        (f"happy,{pixel_text()},Training", "'emotion' is 'happy', expected an integer"),
+    ],
+)
+def test_bad_csv_row_names_file_line_field_and_expectation(tmp_path: Path, row: str, expected: str) -> None:
+    path = write_csv(tmp_path / "bad.csv", [f"0,{pixel_text()},Training", row])
+    with pytest.raises(DataError) as error:
+        load_dataset(path)
+    message = str(error.value)
+    assert str(path) in message and "line 3" in message and expected in message and "--skip-bad" in message
+
+
+def test_skip_bad_drops_and_counts_bad_rows(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    rows = [f"0,{pixel_text()},Training", f"9,{pixel_text()},Training", f"2,{pixel_text([5] * 10)},Training",
+            f"4,{pixel_text()},Training"]
+    path = write_csv(tmp_path / "some_bad.csv", rows)
+    with caplog.at_level(logging.WARNING):
+        training = load_dataset(path, skip_bad=True)["Training"]
+    assert training.labels.tolist() == [0, 4]
+    assert len(training.skipped) == 2
+    assert "skipped 2 bad row(s)" in caplog.text and "line 3" in caplog.text
+
+
+def test_missing_columns_are_named(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "cols.csv", ["0,Training"], header="emotion,Usage")
+    with pytest.raises(DataError, match=r"missing column\(s\) pixels; expected a header 'emotion,pixels,Usage'"):
+        load_dataset(path)
+
+
+def test_empty_csv_and_missing_path_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no usable faces"):
+        load_dataset(write_csv(tmp_path / "empty.csv", []))
+    with pytest.raises(DataError, match="no such file or folder"):
+        load_dataset(tmp_path / "nowhere.csv")
+    not_gzip = tmp_path / "fake.csv.gz"
+    not_gzip.write_text("emotion,pixels,Usage\n")
+    with pytest.raises(DataError, match=r"fake.csv.gz: cannot be read as a FER2013 CSV \(gzip\)"):
+        load_dataset(not_gzip)
+
+
+def test_image_folder_with_splits_and_aliases(tmp_path: Path) -> None:
+    aliases = {"anger": "angry", "disgusted": "disgust", "fearful": "fear", "happiness": "happy", "sadness": "sad",
+               "surprised": "surprise", "neutrality": "neutral"}
+    for folder in aliases:
+        write_image(tmp_path / "train" / folder / "a.jpg", size=(120, 90))
+        write_image(tmp_path / "train" / folder / "b.png", size=(48, 48), mode="L")
+    write_image(tmp_path / "test" / "Happy" / "c.jpg")
+
+    splits = load_dataset(tmp_path)
+
+    assert sorted(splits) == ["Test", "Training"]
+    training = splits["Training"]
+    assert training.images.shape == (14, 48, 48) and training.images.dtype == np.uint8
+    expected = sorted(EMOTIONS.index(aliases[name]) for name in aliases for _ in range(2))
+    assert sorted(training.labels.tolist()) == expected
+    assert splits["Test"].labels.tolist() == [EMOTIONS.index("happy")]
+
+
+def test_unpredicted_class_is_skipped_with_a_count(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    write_image(tmp_path / "happy" / "1.jpg")
+    for index in range(3):
+        write_image(tmp_path / "contempt" / f"{index}.jpg")
+    with caplog.at_level(logging.WARNING):
+        splits = load_dataset(tmp_path)
+    assert splits["All"].labels.tolist() == [EMOTIONS.index("happy")]
+    assert "contempt: 3 image(s) skipped" in caplog.text
+
+
+def test_unreadable_image_names_the_path(tmp_path: Path) -> None:
+    write_image(tmp_path / "sad" / "good.jpg")
+    broken = tmp_path / "sad" / "broken.jpg"
+    broken.write_bytes(b"not a jpeg at all")
+    with pytest.raises(DataError) as error:
+        load_dataset(tmp_path)
+    assert str(broken) in str(error.value) and "unreadable image" in str(error.value)
+    assert load_dataset(tmp_path, skip_bad=True)["All"].labels.tolist() == [EMOTIONS.index("sad")]
+
+
+def test_folder_without_images_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "happy").mkdir()
+    with pytest.raises(DataError, match="no images found"):
+        load_dataset(tmp_path)
+    with pytest.raises(DataError, match="no sub-folders"):
+        load_dataset(tmp_path / "happy")
+
+
+def test_auxiliary_faces_join_training_only_and_respect_classes(tmp_path: Path) -> None:
+    csv_path = tmp_path / "fer.csv"
+    csv_path.write_bytes(fer_csv_bytes(faces(7), "Training") + fer_csv_bytes(faces(7), "PublicTest").split(b"\n", 1)[1])
+    aux = tmp_path / "aux"
+    for name in ("happy", "sadness", "angry"):
+        for index in range(2):
+            write_image(aux / name / f"{index}.png")
+
+    assert len(load_auxiliary(aux)) == 6
+    config = TrainConfig(data=str(csv_path), aux=[str(aux)], aux_classes=["sad", "angry"], superres=False)
+    train, val = load_training_data(config)
+
+    assert len(train) == 7 + 4 and len(val) == 7
+    assert train.class_counts()[EMOTIONS.index("happy")] == 1
+    assert train.class_counts()[EMOTIONS.index("sad")] == 3
+    with pytest.raises(DataError, match="not classes"):
+        load_auxiliary(aux, {"joyful"})
+
+
+def test_real_fer2013_splits_and_class_counts() -> None:
+    splits = load_dataset(fer2013_csv())
+    assert len(splits["Training"]) == 28709 and len(splits["PublicTest"]) == 3589
+    assert splits["Training"].class_counts() == [3995, 436, 4097, 7215, 4830, 3171, 4965]
+    assert splits["PublicTest"].class_counts() == [467, 56, 496, 895, 653, 415, 607]

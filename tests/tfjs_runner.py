@@ -1,0 +1,95 @@
+"""Run a TF.js graph model in real headless Chromium (Debian's) and return its outputs to Python.
+
+A throwaway static server on 127.0.0.1 serves the model folder and TF.js from node_modules; the page loads
+them exactly as the product's page does (``tf.loadGraphModel``) and predicts on the arrays it is given.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.shared_assets import REPO
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync", "--disable-quic"]
+TFJS_DIST = REPO / "node_modules" / "@tensorflow"
+
+
+@contextmanager
+def static_server(routes: dict[str, Path]) -> Iterator[str]:
+    """Serve each folder of ``routes`` under its URL prefix; yields the base URL."""
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def translate_path(self, path: str) -> str:
+            path = path.split("?", 1)[0]
+            for prefix, folder in routes.items():
+                if path.startswith(prefix + "/"):
+                    return str(folder / path[len(prefix) + 1:])
+            return str(REPO / "nonexistent")
+
+        def log_message(self, *args) -> None:
+            pass
+
+    Handler.extensions_map = {**Handler.extensions_map, ".wasm": "application/wasm", ".js": "text/javascript"}
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+def require_browser_stack() -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed (apt-get install -y chromium)")
+    if not (TFJS_DIST / "tfjs" / "dist" / "tf.min.js").exists():
+        pytest.skip("TF.js is not installed (npm ci)")
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -r requirements.txt)")
+
+
+PREDICT_JS = """
+async ({modelUrl, backend, data, shape}) => {
+  if (backend === 'wasm') tf.wasm.setWasmPaths(location.origin + '/tfjs-wasm/');
+  await tf.setBackend(backend);
+  await tf.ready();
+  const model = await tf.loadGraphModel(modelUrl);
+  const output = model.predict(tf.tensor(data, shape, 'float32'));
+  return {backend: tf.getBackend(), values: Array.from(await output.data()), shape: output.shape};
+}
+"""
+
+
+def tfjs_predict(model_dir: Path, inputs: np.ndarray, backend: str = "cpu") -> np.ndarray:
+    """The graph model's output for ``inputs`` (N, H, W, C), computed by TF.js in headless Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    require_browser_stack()
+    routes = {"/model": model_dir, "/tfjs": TFJS_DIST / "tfjs" / "dist",
+              "/tfjs-wasm": TFJS_DIST / "tfjs-backend-wasm" / "dist"}
+    with static_server(routes) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.set_content("<!doctype html><title>tfjs</title>")
+            page.goto(f"{base}/model/model.json")  # same origin as the scripts and the model
+            page.set_content("<!doctype html><title>tfjs</title>")
+            page.add_script_tag(url=f"{base}/tfjs/tf.min.js")
+            if backend == "wasm":
+                page.add_script_tag(url=f"{base}/tfjs-wasm/tf-backend-wasm.min.js")
+            result = page.evaluate(PREDICT_JS, {"modelUrl": f"{base}/model/model.json", "backend": backend,
+                                                "data": inputs.astype(np.float32).ravel().tolist(),
+                                                "shape": list(inputs.shape)})
+        finally:
+            browser.close()
+    assert result["backend"] == backend
+    return np.asarray(result["values"], np.float32).reshape(result["shape"])
