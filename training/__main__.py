@@ -54,10 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     _train_parser(commands)
-    from training import evaluate, export  # their parsers live beside their code
+    from training import benchmark, evaluate, export  # their parsers live beside their code
 
-    evaluate.add_parser(commands, _add_data_options)
-    export.add_parser(commands, _add_data_options)
+    for command in (evaluate, export, benchmark):
+        command.add_parser(commands, _add_data_options)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     try:
