@@ -182,3 +182,19 @@ def test_real_fer2013_splits_and_class_counts() -> None:
     assert len(splits["Training"]) == 28709 and len(splits["PublicTest"]) == 3589
     assert splits["Training"].class_counts() == [3995, 436, 4097, 7215, 4830, 3171, 4965]
     assert splits["PublicTest"].class_counts() == [467, 56, 496, 895, 653, 415, 607]
+
+
+def test_command_line_reports_bad_input_without_a_traceback(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.shared_assets import REPO
+
+    path = write_csv(tmp_path / "broken.csv", [f"0,{pixel_text()},Training", f"3,{pixel_text([1] * 10)},Training"])
+    completed = subprocess.run(
+        [sys.executable, "-m", "training", "train", "--data", str(path), "--no-superres", "--run-dir",
+         str(tmp_path / "run")], cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 2
+    assert f"error: {path}, line 3: field 'pixels' has 10 values, expected 2304" in completed.stderr
+    assert "Traceback" not in completed.stderr
