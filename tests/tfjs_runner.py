@@ -6,51 +6,29 @@ them exactly as the product's page does (``tf.loadGraphModel``) and predicts on 
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.shared_assets import REPO
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync", "--disable-quic"]
 TFJS_DIST = REPO / "node_modules" / "@tensorflow"
 
 
-@contextmanager
-def static_server(routes: dict[str, Path]) -> Iterator[str]:
-    """Serve each folder of ``routes`` under its URL prefix; yields the base URL."""
+def static_app(routes: dict[str, Path]):
+    """A Flask app serving each folder of ``routes`` under its URL prefix."""
+    from flask import Flask, send_from_directory
 
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def translate_path(self, path: str) -> str:
-            path = path.split("?", 1)[0]
-            for prefix, folder in routes.items():
-                if path.startswith(prefix + "/"):
-                    return str(folder / path[len(prefix) + 1:])
-            return str(REPO / "nonexistent")
-
-        def log_message(self, *args) -> None:
-            pass
-
-    Handler.extensions_map = {**Handler.extensions_map, ".wasm": "application/wasm", ".js": "text/javascript"}
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
+    app = Flask(__name__)
+    for prefix, folder in routes.items():
+        app.add_url_rule(f"{prefix}/<path:name>", prefix, lambda name, folder=folder: send_from_directory(folder, name))
+    return app
 
 
 def require_browser_stack() -> None:
-    if not CHROMIUM.exists():
+    if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed (apt-get install -y chromium)")
     if not (TFJS_DIST / "tfjs" / "dist" / "tf.min.js").exists():
         pytest.skip("TF.js is not installed (npm ci)")
@@ -73,10 +51,12 @@ def tfjs_predict(model_dir: Path, inputs: np.ndarray, backend: str = "cpu") -> n
     """The graph model's output for ``inputs`` (N, H, W, C), computed by TF.js in headless Chromium."""
     from playwright.sync_api import sync_playwright
 
+    from tests.browser import serve
+
     require_browser_stack()
     routes = {"/model": model_dir, "/tfjs": TFJS_DIST / "tfjs" / "dist",
               "/tfjs-wasm": TFJS_DIST / "tfjs-backend-wasm" / "dist"}
-    with static_server(routes) as base, sync_playwright() as playwright:
+    with serve(static_app(routes)) as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()

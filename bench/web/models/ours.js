@@ -1,0 +1,41 @@
+// Our model through the product's own modules: static/js/classifier.js (metadata-driven preprocessing),
+// static/js/detector.js (MediaPipe BlazeFace, as the page) and static/js/analyse.js (the page's detect → crop → classify).
+import { load } from '/static/js/classifier.js';
+import { createFaceDetector } from '/static/js/detector.js';
+import { analyse } from '/static/js/analyse.js';
+import { loadScript, WASM_PATH } from '../common.js';
+
+export const name = 'ours';
+
+export async function create({ backend, modelUrl }) {
+  await loadScript('/node_modules/@tensorflow/tfjs/dist/tf.min.js');
+  await loadScript('/node_modules/@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.min.js');
+  await loadScript('/node_modules/@mediapipe/face_detection/face_detection.js');
+  const tf = globalThis.tf;
+  tf.wasm.setWasmPaths(new URL(WASM_PATH, location.href).href);
+  if (!(await tf.setBackend(backend))) throw new Error(`TF.js backend ${backend} unavailable`);
+  await tf.ready();
+  const classifier = await load({ modelUrl });
+  let detector = null;
+  const scores = (entries) => entries.map((entry) => entry.probability);
+  return {
+    backend: tf.getBackend(),
+    labels: classifier.labels,
+    classifierInput: classifier.input,
+    async classifyBatch(canvases) {
+      const rows = [];
+      for (const canvas of canvases) rows.push(scores(await classifier.classify(canvas)));
+      return rows;
+    },
+    async classifyOne(canvas) {
+      return scores(await classifier.classify(canvas));
+    },
+    async detectAndClassify(frame) {
+      // The detector runs MediaPipe's own WebAssembly whatever the TF.js backend; created lazily so that an
+      // accuracy-only run does not pay for it.
+      detector ??= await createFaceDetector({ solutionPath: '/node_modules/@mediapipe/face_detection/' });
+      const result = await analyse(frame, detector, classifier);
+      return result.faces.length;
+    },
+  };
+}

@@ -1,0 +1,36 @@
+# Shared install steps for scripts/start.sh and scripts/test.sh (sourced, not run).
+
+setup_python() {
+  local python="${PYTHON:-python3}"
+  if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "error: Python 3.11 or newer is needed (found: $("$python" --version 2>&1)); set PYTHON=/path/to/python3.11" >&2
+    exit 1
+  fi
+  [ -x .venv/bin/python ] || "$python" -m venv .venv
+  local stamp=".venv/.installed-$(cat "$@" | sha256sum | cut -c1-16)"
+  if [ ! -e "$stamp" ]; then
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check $(printf -- '-r %s ' "$@")
+    touch "$stamp"
+  fi
+}
+
+setup_node() {
+  if ! command -v npm >/dev/null; then
+    echo "error: npm (Node.js 18 or newer) is needed to install the page's JavaScript packages" >&2
+    exit 1
+  fi
+  if [ ! -e node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_modules/.lock-installed; then
+    npm ci --no-audit --no-fund --loglevel=error
+    cp package-lock.json node_modules/.lock-installed
+  fi
+}
+
+setup_chromium() {
+  if [ -x /usr/bin/chromium ]; then return; fi
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "error: the browser tests need Debian's Chromium: sudo apt-get install -y chromium" >&2
+    exit 1
+  fi
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Install everything the tests need (Python venv, npm packages, Chromium) and run every test.
+#   bash scripts/test.sh [pytest arguments]
+# FER2013_CSV and LAPSRN_MODEL point the data tests at the real assets (default: ../shared/…).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+setup_python requirements.txt training/requirements.txt
+setup_node
+setup_chromium
+export FER2013_CSV="${FER2013_CSV:-$(realpath -m ../shared/data/fer2013/fer2013.csv.gz)}"
+export LAPSRN_MODEL="${LAPSRN_MODEL:-$(realpath -m ../shared/models/LapSRN_x2.pb)}"
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,74 @@
+// Emotion classifier, tfjs-models style: `const model = await load(); const scores = await model.classify(face)`.
+// Labels, input size, colour conversion, crop rule and pixel scaling all come from metadata.json.
+import { samplingBoxes, sourceSize } from './crop.js';
+
+export class EmotionClassifier {
+  constructor(graphModel, metadata) {
+    this.model = graphModel;
+    this.metadata = metadata;
+    this.labels = metadata.labels;
+    this.input = metadata.input;
+    this.preprocessing = metadata.preprocessing;
+  }
+
+  /** Probabilities for one face image (canvas, image, video or ImageBitmap) that is already cropped. */
+  async classify(faceImage) {
+    const { width, height } = sourceSize(faceImage);
+    const [scores] = await this.classifyRegions(faceImage, [{ x: 0, y: 0, width, height }]);
+    return scores;
+  }
+
+  /**
+   * Probabilities for several crops of one source, in one batch.
+   * @returns {Promise<Array<Array<{label:string, probability:number}>>>} per crop, in label order
+   */
+  async classifyRegions(source, rects) {
+    if (rects.length === 0) return [];
+    const tf = globalThis.tf;
+    const batch = this.inputTensor(source, rects);
+    const output = this.model.predict(batch);
+    const probabilities = tf.tidy(() => (this.metadata.output?.kind === 'logits' ? tf.softmax(output) : output.clone()));
+    const rows = await probabilities.array();
+    tf.dispose([batch, output, probabilities]);
+    return rows.map((row) => row.map((probability, index) => ({ label: this.labels[index], probability })));
+  }
+
+  /** The model input [N, H, W, C] for crops of `source`, per metadata.preprocessing. */
+  inputTensor(source, rects) {
+    const tf = globalThis.tf;
+    const { height, width, channels } = this.input;
+    const { color, grey_weights: greyWeights, scale, offset } = this.preprocessing;
+    const size = sourceSize(source);
+    return tf.tidy(() => {
+      const pixels = tf.browser.fromPixels(source, 3).toFloat().expandDims(0);
+      const boxes = samplingBoxes(rects, size.width, size.height, width, height);
+      // Outside the image the crop reads 0, as the Python reference does.
+      const crops = tf.image.cropAndResize(pixels, boxes, rects.map(() => 0), [height, width], 'bilinear', 0);
+      let faces;
+      if (color === 'grey' && channels === 1) faces = crops.mul(tf.tensor1d(greyWeights)).sum(-1, true);
+      else if (color === 'rgb' && channels === 3) faces = crops;
+      else throw new Error(`metadata.json asks for unsupported colour handling: ${color} with ${channels} channel(s)`);
+      return faces.mul(scale).add(offset);
+    });
+  }
+
+  dispose() {
+    this.model.dispose();
+  }
+}
+
+/**
+ * @param {{modelUrl: string, onProgress?: (fraction: number) => void}} options  modelUrl: folder holding metadata.json
+ */
+export async function load({ modelUrl, onProgress = () => {} }) {
+  const tf = globalThis.tf;
+  const response = await fetch(new URL('metadata.json', new URL(modelUrl, location.href)));
+  if (!response.ok) throw new Error(`metadata.json: HTTP ${response.status}`);
+  const metadata = await response.json();
+  const graphModel = await tf.loadGraphModel(new URL(metadata.model.path, response.url).href, { onProgress });
+  const classifier = new EmotionClassifier(graphModel, metadata);
+  // One warm-up pass compiles kernels now rather than on the visitor's first photo.
+  const { height, width, channels } = metadata.input;
+  tf.tidy(() => graphModel.predict(tf.zeros([1, height, width, channels])).dataSync());
+  return classifier;
+}

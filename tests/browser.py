@@ -1,0 +1,69 @@
+"""Shared by the tests and the bench scripts: serving the app on a free port and driving headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import waitress
+from flask import Flask
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--no-first-run", "--disable-sync", "--disable-quic",
+]
+PAGE_LOAD_TIMEOUT_S = 180  # two cores shared with training jobs: loading can be slow
+
+
+def fake_camera_args(y4m: Path | None, grant: bool = True) -> list[str]:
+    """Chromium flags for a fake camera playing `y4m`; grant=False leaves the permission to the context."""
+    args = ["--use-fake-device-for-media-stream"]
+    if grant:
+        args.append("--use-fake-ui-for-media-stream")
+    if y4m is not None:
+        args.append(f"--use-file-for-fake-video-capture={y4m}")
+    return args
+
+
+@contextmanager
+def serve(app: Flask) -> Iterator[str]:
+    """Serves `app` with waitress on a free port in a thread; yields its base URL (no trailing slash)."""
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=8)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.close()
+
+
+def wait_for(page, expression: str, timeout_s: float = 60, interval_s: float = 0.1):
+    """Polls a JS expression until truthy. (page.wait_for_function evaluates strings, which the page's CSP blocks.)"""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = page.evaluate(expression)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{expression!r} stayed falsy for {timeout_s} s; last value {value!r}")
+        time.sleep(interval_s)
+
+
+def wait_until_loaded(page, timeout_s: float = PAGE_LOAD_TIMEOUT_S) -> str:
+    """Waits for the page to finish loading its models; returns the state it settled in (e.g. 'ready')."""
+    return wait_for(page, "window.emotionDetector && window.emotionDetector.state !== 'loading' "
+                          "&& window.emotionDetector.state", timeout_s)
+
+
+def analyse_photo(page, image_path: Path, timeout_s: float = 60) -> dict:
+    """Gives the page a photo through its file input and returns the result it published."""
+    before = page.evaluate("window.emotionDetector.results")
+    page.set_input_files("#photo-input", str(image_path))
+    wait_for(page, f"window.emotionDetector.results > {before} || "
+                   "['decode-error', 'error'].includes(window.emotionDetector.state)", timeout_s)
+    return page.evaluate("window.emotionDetector.lastResult")

@@ -1,0 +1,61 @@
+"""Webcam mode with Chromium's fake camera playing a generated video of a real face, and a refused camera."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser import fake_camera_args, wait_for, wait_until_loaded
+from tests.images import astronaut_video_frames, write_y4m
+
+
+@pytest.fixture(scope="module")
+def face_video(tmp_path_factory):
+    return write_y4m(astronaut_video_frames(), tmp_path_factory.mktemp("video") / "astronaut.y4m")
+
+
+def test_camera_predictions_appear_and_keep_updating(launch_browser, live_server, face_video, metadata):
+    browser = launch_browser(tuple(fake_camera_args(face_video)))
+    page = browser.new_page()
+    page.goto(live_server + "/")
+    assert wait_until_loaded(page) == "ready"
+    page.click("#camera-toggle")
+    wait_for(page, "window.emotionDetector.results >= 1 && window.emotionDetector.lastResult.faces.length >= 1", 90)
+    first = page.evaluate("window.emotionDetector.lastResult")
+    assert (first["width"], first["height"]) == (640, 480)
+    face = first["faces"][0]
+    assert [entry["label"] for entry in face["probabilities"]] == metadata["labels"]
+    assert abs(sum(entry["probability"] for entry in face["probabilities"]) - 1) < 1e-4
+    # Still running, frame after frame, and following the face as it moves across the video.
+    seen_x = set()
+    for _ in range(30):
+        counted = page.evaluate("window.emotionDetector.results")
+        wait_for(page, f"window.emotionDetector.results > {counted}", 30)
+        faces = page.evaluate("window.emotionDetector.lastResult.faces")
+        seen_x.update(round(face["box"]["x"]) for face in faces)
+        page.wait_for_timeout(100)
+    print("face x positions seen:", sorted(seen_x))
+    assert len(seen_x) >= 3
+    assert page.locator("#overlay .face-box").count() >= 1
+    assert float(page.inner_text("#fps")) > 0
+    assert page.get_attribute("#camera-toggle", "aria-pressed") == "true"
+    page.click("#camera-toggle")  # stop
+    wait_for(page, "window.emotionDetector.state === 'ready'", 30)
+    stopped_at = page.evaluate("window.emotionDetector.results")
+    page.wait_for_timeout(1000)
+    assert page.evaluate("window.emotionDetector.results") == stopped_at
+    assert page.inner_text("#fps") == "–"
+    page.close()
+
+
+def test_denied_camera_permission_says_so(launch_browser, live_server):
+    browser = launch_browser(tuple(fake_camera_args(None, grant=False)))
+    context = browser.new_context(permissions=[])
+    page = context.new_page()
+    page.goto(live_server + "/")
+    assert wait_until_loaded(page) == "ready"
+    page.click("#camera-toggle")
+    wait_for(page, "window.emotionDetector.state !== 'ready'", 30)
+    assert page.locator("#status").get_attribute("data-state") == "camera-denied"
+    assert "Camera access was denied" in page.inner_text("#status")
+    assert page.get_attribute("#camera-toggle", "aria-pressed") == "false"
+    context.close()
