@@ -1,6 +1,6 @@
 """The `fer` package's classifier on FER2013 faces, and its own detect + classify pipeline on the test frame.
 
-Runs in the bench venv (/work/venvs/bench, bench/requirements.txt), not the training venv; bench/run.py calls it
+Runs in the bench venv (`.venv-bench`, bench/requirements.txt), not the training venv; bench/run.py calls it
 and reads the JSON it writes. Needs only numpy, OpenCV and fer.
 
 Preprocessing follows fer 25.10.3's own code, fer/fer.py, FER.detect_emotions(): greyscale

@@ -3,8 +3,9 @@
 
     python bench/run.py --faces 50 --out bench/results          # all of PublicTest without --faces
 
-Run with the training venv's python (/work/venvs/train: TensorFlow for LapSRN, Playwright, training/). fer runs in
-/work/venvs/bench (bench/requirements.txt; --fer-python, env BENCH_PYTHON); without it fer is left out, with a note.
+Run with the project's venv (.venv: TensorFlow for LapSRN, Playwright, training/; scripts/test.sh makes it). fer runs
+in its own venv .venv-bench (bench/requirements.txt; --fer-python, env BENCH_PYTHON); without it fer is left out,
+with a note.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from bench.peers import REPO, Model, browser_models, fer_models  # noqa: E402
 log = logging.getLogger("bench")
 
 BACKENDS = ("wasm", "cpu", "webgl")
-DEFAULT_FER_PYTHON = "/work/venvs/bench/bin/python"
+DEFAULT_FER_PYTHON = str(REPO / ".venv-bench" / "bin" / "python")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

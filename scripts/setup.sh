@@ -1,15 +1,19 @@
 # Shared install steps for scripts/start.sh and scripts/test.sh (sourced, not run).
 
+# setup_python [--venv DIR] [--no-deps] REQUIREMENTS...: a venv (default .venv) with these pins installed.
 setup_python() {
+  local venv=.venv pip_flags=""
+  if [ "${1:-}" = --venv ]; then venv=$2; shift 2; fi
+  if [ "${1:-}" = --no-deps ]; then pip_flags=--no-deps; shift; fi
   local python="${PYTHON:-python3}"
   if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
     echo "error: Python 3.11 or newer is needed (found: $("$python" --version 2>&1)); set PYTHON=/path/to/python3.11" >&2
     exit 1
   fi
-  [ -x .venv/bin/python ] || "$python" -m venv .venv
-  local stamp=".venv/.installed-$(cat "$@" | sha256sum | cut -c1-16)"
+  [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+  local stamp="$venv/.installed-$(cat "$@" | sha256sum | cut -c1-16)"
   if [ ! -e "$stamp" ]; then
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check $(printf -- '-r %s ' "$@")
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check $pip_flags $(printf -- '-r %s ' "$@")
     touch "$stamp"
   fi
 }

@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 setup_python requirements.txt training/requirements.txt
+# The fer peer of the benchmark needs its own venv (see bench/requirements.txt).
+setup_python --venv .venv-bench --no-deps bench/requirements.txt
 setup_node
 setup_chromium
 export FER2013_CSV="${FER2013_CSV:-$(realpath -m ../shared/data/fer2013/fer2013.csv.gz)}"
