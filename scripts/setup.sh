@@ -13,7 +13,13 @@ setup_python() {
   [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
   local stamp="$venv/.installed-$(cat "$@" | sha256sum | cut -c1-16)"
   if [ ! -e "$stamp" ]; then
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check $pip_flags $(printf -- '-r %s ' "$@")
+    echo "Installing $* into $venv …"
+    if ! "$venv/bin/python" -m pip install --disable-pip-version-check $pip_flags $(printf -- '-r %s ' "$@") \
+        >"$venv/pip-install.log" 2>&1; then
+      tail -n 40 "$venv/pip-install.log" >&2
+      echo "error: pip could not install $* (full log: $venv/pip-install.log)" >&2
+      exit 1
+    fi
     touch "$stamp"
   fi
 }

@@ -34,11 +34,21 @@ def fake_camera_args(y4m: Path | None, grant: bool = True) -> list[str]:
 def serve(app: Flask) -> Iterator[str]:
     """Serves `app` with waitress on a free port in a thread; yields its base URL (no trailing slash)."""
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=8)
-    thread = threading.Thread(target=server.run, daemon=True)
+    closing = threading.Event()
+
+    def run() -> None:
+        try:
+            server.run()
+        except OSError:
+            if not closing.is_set():  # closing the socket under select() is how waitress stops here
+                raise
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
+        closing.set()
         server.close()
 
 

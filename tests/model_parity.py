@@ -27,7 +27,7 @@ def model_inputs(model_dir: Path, cache_dir: Path) -> tuple[np.ndarray, np.ndarr
     return (images[..., None].astype(np.float32) * spec["scale"] + spec["offset"]), labels
 
 
-def assert_tfjs_matches_keras(model_dir: Path, backend: str, cache_dir: Path) -> None:
+def assert_tfjs_matches_keras(browser, model_dir: Path, backend: str, cache_dir: Path) -> None:
     import keras
 
     require_browser_stack()
@@ -35,7 +35,7 @@ def assert_tfjs_matches_keras(model_dir: Path, backend: str, cache_dir: Path) ->
     inputs, _ = model_inputs(model_dir, cache_dir)
     reference = keras.models.load_model(model_dir / metadata["reference_keras"]["path"], compile=False)
     expected = reference.predict(inputs, verbose=0)
-    actual = tfjs_predict(model_dir, inputs, backend=backend)
+    actual = tfjs_predict(browser, model_dir, inputs, backend=backend)
     assert actual.shape == (PARITY_FACES, len(metadata["labels"]))
     np.testing.assert_allclose(actual.sum(axis=1), 1.0, atol=1e-3)
     worst = float(np.abs(actual - expected).max())

@@ -51,9 +51,9 @@ def test_recorded_publictest_accuracy_is_reproduced(metadata: dict, tmp_path: Pa
 
 
 @pytest.mark.parametrize("backend", ["cpu", "wasm"])
-def test_tfjs_in_chromium_matches_keras_on_real_faces(backend: str) -> None:
+def test_tfjs_in_chromium_matches_keras_on_real_faces(browser, backend: str) -> None:
     pytest.importorskip("tensorflow", reason="the training stack (training/requirements.txt) is not installed")
     from tests.model_parity import assert_tfjs_matches_keras
 
-    assert_tfjs_matches_keras(MODEL_DIR, backend=backend, cache_dir=REPO / ".cache")
+    assert_tfjs_matches_keras(browser, MODEL_DIR, backend=backend, cache_dir=REPO / ".cache")
 

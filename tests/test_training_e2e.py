@@ -117,7 +117,7 @@ def test_export_writes_graph_model_and_metadata(tiny_run: dict, tiny_export: Pat
     assert sha256_file(out / metadata["reference_keras"]["path"]) == metadata["reference_keras"]["sha256"]
 
 
-def test_exported_model_predicts_in_chromium_like_keras(tiny_run: dict, tiny_export: Path) -> None:
+def test_exported_model_predicts_in_chromium_like_keras(browser, tiny_run: dict, tiny_export: Path) -> None:
     from tests.model_parity import assert_tfjs_matches_keras
 
-    assert_tfjs_matches_keras(tiny_export, backend="cpu", cache_dir=tiny_run["cache"])
+    assert_tfjs_matches_keras(browser, tiny_export, backend="cpu", cache_dir=tiny_run["cache"])

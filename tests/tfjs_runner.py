@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import CHROMIUM
 from tests.shared_assets import REPO
 
 TFJS_DIST = REPO / "node_modules" / "@tensorflow"
@@ -47,20 +47,16 @@ async ({modelUrl, backend, data, shape}) => {
 """
 
 
-def tfjs_predict(model_dir: Path, inputs: np.ndarray, backend: str = "cpu") -> np.ndarray:
-    """The graph model's output for ``inputs`` (N, H, W, C), computed by TF.js in headless Chromium."""
-    from playwright.sync_api import sync_playwright
-
+def tfjs_predict(browser, model_dir: Path, inputs: np.ndarray, backend: str = "cpu") -> np.ndarray:
+    """The graph model's output for ``inputs`` (N, H, W, C), computed by TF.js in a page of ``browser``."""
     from tests.browser import serve
 
     require_browser_stack()
     routes = {"/model": model_dir, "/tfjs": TFJS_DIST / "tfjs" / "dist",
               "/tfjs-wasm": TFJS_DIST / "tfjs-backend-wasm" / "dist"}
-    with serve(static_app(routes)) as base, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with serve(static_app(routes)) as base:
+        page = browser.new_page()
         try:
-            page = browser.new_page()
-            page.set_content("<!doctype html><title>tfjs</title>")
             page.goto(f"{base}/model/model.json")  # same origin as the scripts and the model
             page.set_content("<!doctype html><title>tfjs</title>")
             page.add_script_tag(url=f"{base}/tfjs/tf.min.js")
@@ -70,6 +66,6 @@ def tfjs_predict(model_dir: Path, inputs: np.ndarray, backend: str = "cpu") -> n
                                                 "data": inputs.astype(np.float32).ravel().tolist(),
                                                 "shape": list(inputs.shape)})
         finally:
-            browser.close()
+            page.close()
     assert result["backend"] == backend
     return np.asarray(result["values"], np.float32).reshape(result["shape"])
