@@ -37,6 +37,8 @@ def _train_parser(commands) -> None:
     parser.add_argument("--aux-classes", default="",
                         help=f"comma-separated classes to take from --aux ({','.join(EMOTIONS)})")
     parser.add_argument("--no-superres", dest="superres", action="store_false", help="train on 48×48 faces")
+    parser.add_argument("--init-from", default=None,
+                        help="start from a checkpoint's weights, e.g. a first stage's best.keras (fine-tuning stage)")
     parser.add_argument("--limit", type=int, default=0, help="only the first N faces of each split (smoke tests)")
     for name in ("epochs", "batch_size", "learning_rate", "warmup_epochs", "weight_decay", "label_smoothing",
                  "class_weight_power", "width", "dropout", "patience", "seed", "precision"):
@@ -79,7 +81,7 @@ def _train(args: argparse.Namespace) -> int:
     config = TrainConfig(
         data=args.data, run_dir=args.run_dir, train_split=args.train_split, val_split=args.val_split, aux=args.aux,
         aux_classes=[c for c in args.aux_classes.split(",") if c], superres=args.superres, lapsrn=args.lapsrn,
-        cache_dir=args.cache_dir, limit=args.limit, skip_bad=args.skip_bad, augment=augment,
+        cache_dir=args.cache_dir, limit=args.limit, skip_bad=args.skip_bad, augment=augment, init_from=args.init_from,
         **{name: getattr(args, name) for name in ("epochs", "batch_size", "learning_rate", "warmup_epochs",
                                                   "weight_decay", "label_smoothing", "class_weight_power", "width",
                                                   "dropout", "patience", "seed", "precision")},
