@@ -239,6 +239,9 @@ def train(config: TrainConfig) -> Path:
 
     run_dir = Path(config.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    for leftover in run_dir.glob(".*.part.*"):  # temporaries of a write that a crash interrupted
+        leftover.unlink()
+        log.info("removed %s, left by an interrupted run", leftover)
     started = time.time()
     data = prepare(config)
     prepared_seconds = time.time() - started
