@@ -1,6 +1,6 @@
 """Run a TF.js graph model in real headless Chromium (Debian's) and return its outputs to Python.
 
-A throwaway static server on 127.0.0.1 serves the model folder and TF.js from node_modules; the page loads
+The benchmark's static server on 127.0.0.1 serves the model folder and TF.js from node_modules; the page loads
 them exactly as the product's page does (``tf.loadGraphModel``) and predicts on the arrays it is given.
 """
 
@@ -15,16 +15,6 @@ from tests.browser import CHROMIUM
 from tests.shared_assets import REPO
 
 TFJS_DIST = REPO / "node_modules" / "@tensorflow"
-
-
-def static_app(routes: dict[str, Path]):
-    """A Flask app serving each folder of ``routes`` under its URL prefix."""
-    from flask import Flask, send_from_directory
-
-    app = Flask(__name__)
-    for prefix, folder in routes.items():
-        app.add_url_rule(f"{prefix}/<path:name>", prefix, lambda name, folder=folder: send_from_directory(folder, name))
-    return app
 
 
 def require_browser_stack() -> None:
@@ -49,12 +39,12 @@ async ({modelUrl, backend, data, shape}) => {
 
 def tfjs_predict(browser, model_dir: Path, inputs: np.ndarray, backend: str = "cpu") -> np.ndarray:
     """The graph model's output for ``inputs`` (N, H, W, C), computed by TF.js in a page of ``browser``."""
-    from tests.browser import serve
+    from bench.serve import static_server
 
     require_browser_stack()
     routes = {"/model": model_dir, "/tfjs": TFJS_DIST / "tfjs" / "dist",
               "/tfjs-wasm": TFJS_DIST / "tfjs-backend-wasm" / "dist"}
-    with serve(static_app(routes)) as base:
+    with static_server(routes) as base:
         page = browser.new_page()
         try:
             page.goto(f"{base}/model/model.json")  # same origin as the scripts and the model
