@@ -36,12 +36,13 @@ class Model:
 
 
 def browser_models(model_dir: Path) -> list[Model]:
-    mediapipe = NODE_MODULES / "@mediapipe" / "face_detection"
+    blazeface = NODE_MODULES / "@vladmandic" / "human-models" / "models"
     return [
         Model("ours", "Ours (converted_model)", "browser",
               tuple(sorted(p for p in model_dir.iterdir() if p.name == "model.json" or p.suffix == ".bin")),
-              (mediapipe / "face_detection_short_range.tflite",),
-              "LapSRN ×2 faces (as trained); page pipeline: MediaPipe BlazeFace short-range + static/js/analyse.js"),
+              (blazeface / "facemesh-detection-short.json", blazeface / "facemesh-detection-short.bin"),
+              "LapSRN ×2 faces (as trained); page pipeline: BlazeFace short-range (TF.js, one pass as on video) "
+              "+ static/js/analyse.js"),
         Model("face-api", "@vladmandic/face-api FaceExpressionNet", "browser",
               (FACE_API / "model" / "face_expression_model-weights_manifest.json",
                FACE_API / "model" / "face_expression_model.bin"),

@@ -44,3 +44,9 @@ setup_chromium() {
     exit 1
   fi
 }
+
+# nginx runs the reverse-proxy test (deploy/nginx.conf on loopback); without root it is skipped, saying so.
+setup_nginx() {
+  if [ -x /usr/sbin/nginx ] || [ "$(id -u)" != 0 ]; then return; fi
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
+}

@@ -70,3 +70,28 @@ def test_erasing_alone_changes_one_rectangle_per_chosen_face() -> None:
         assert len(rows) > 0
         area = (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
         assert area <= AugmentConfig().erase_area[1] * 96 * 96 * 1.3
+
+
+def test_resampling_alone_blurs_the_whole_batch_like_a_bilinear_resize() -> None:
+    images = batch(count=8)
+    config = dataclasses.replace(NO_AUGMENTATION, resample_probability=1.0)
+    resampled = augment_batch(images, tf.constant([4, 4]), config).numpy()
+    # Detail is lost: neighbouring pixels differ less than in the sharp input, in every face of the batch.
+    def roughness(x):
+        return np.abs(np.diff(x, axis=2)).mean(axis=(1, 2, 3))
+
+    assert np.all(roughness(resampled) < roughness(images.numpy()) * 0.9)
+    assert float(resampled.min()) >= 0.0 and float(resampled.max()) <= 1.0
+
+
+def test_gamma_and_noise_change_faces_within_range() -> None:
+    images = batch(count=32) * 0.5 + 0.25
+    gamma = augment_batch(images, tf.constant([6, 1]), dataclasses.replace(NO_AUGMENTATION, gamma=0.3)).numpy()
+    # x ** g keeps the order of pixel values within a face: a monotonic lighting change, not noise.
+    for before, after in zip(images.numpy()[:4], gamma[:4], strict=True):
+        order = np.argsort(before.ravel())
+        assert np.all(np.diff(after.ravel()[order]) >= -1e-6)
+    assert np.abs(gamma - images.numpy()).mean() > 0.01
+    noisy = augment_batch(images, tf.constant([6, 2]), dataclasses.replace(NO_AUGMENTATION, noise=0.05)).numpy()
+    residual = (noisy - images.numpy()).std(axis=(1, 2, 3))
+    assert residual.max() <= 0.05 * 1.2 and residual.mean() > 0.005

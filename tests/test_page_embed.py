@@ -1,10 +1,16 @@
-"""Embedding: a page on another origin uses <emotion-detector> and receives the predictions as events."""
+"""Embedding: a page on another origin uses <emotion-detector> and receives the predictions as events; the widget
+API (properties, detect(), headless mode, two widgets on one page); a bad ?origin= gets a clear error state."""
 
 from __future__ import annotations
 
-from flask import Flask
+import re
+from pathlib import Path
+
+import pytest
+from flask import Flask, send_file
 
 from tests.browser import serve, wait_for
+from tests.conftest import REPO
 
 PARENT_PAGE = """<!doctype html><html><head><title>Partner site</title>
 <script src="{server}/static/js/embed.js"></script></head><body>
@@ -18,10 +24,33 @@ PARENT_PAGE = """<!doctype html><html><head><title>Partner site</title>
   detector.addEventListener('emotion-state', (event) => window.states.push(event.detail.state));
 </script></body></html>"""
 
+# embed.js as an ES module (no document.currentScript), two widgets, one of them headless.
+TWO_WIDGETS_PAGE = """<!doctype html><html><head><title>Partner site, two widgets</title>
+<script type="module" src="{server}/static/js/embed.js"></script>
+<style>
+  #shown {{ --emotion-detector-accent: rgb(200, 0, 0); --emotion-detector-font: Georgia, serif;
+           --emotion-detector-paper: url(https://tracker.example/pixel.png); }}
+  #shown::part(frame) {{ outline: 3px solid rgb(0, 0, 200); }}
+</style></head><body>
+<emotion-detector id="shown" smoothing="250" style="height: 700px"></emotion-detector>
+<emotion-detector id="hidden" headless></emotion-detector>
+<img id="photo" src="/astronaut.png" alt="">
+<script>
+  window.log = {{shown: [], hidden: []}};
+  for (const id of ['shown', 'hidden']) {{
+    for (const type of ['ready', 'error', 'result', 'state', 'face-enter', 'face-leave', 'emotion-change']) {{
+      const log = window.log[id];
+      document.getElementById(id).addEventListener(type, (event) => log.push({{type, detail: event.detail}}));
+    }}
+  }}
+</script></body></html>"""
 
-def partner_app(server: str) -> Flask:
+
+def partner_app(server: str, page: str = PARENT_PAGE, pictures: Path | None = None) -> Flask:
     app = Flask("partner")
-    app.add_url_rule("/", "page", lambda: PARENT_PAGE.format(server=server))
+    app.add_url_rule("/", "page", lambda: page.format(server=server))
+    if pictures is not None:
+        app.add_url_rule("/astronaut.png", "photo", lambda: send_file(pictures / "astronaut.png"))
     return app
 
 
@@ -41,4 +70,170 @@ def test_other_origin_embeds_the_detector_and_gets_predictions(browser, live_ser
         iframe = page.locator("emotion-detector iframe")
         assert iframe.get_attribute("allow") == "camera"
         assert iframe.get_attribute("src").startswith(live_server + "/embed?origin=")
+        # The visitor is told, inside the widget, that this site receives the boxes and scores (not images).
+        notice = frame.locator("#receiver")
+        assert notice.is_visible()
+        assert partner in notice.inner_text() and "emotion scores" in notice.inner_text()
+        assert "never the picture" in notice.inner_text()
+        page.close()
+
+
+@pytest.mark.parametrize("origin", ["javascript:alert(1)", "not a url", "https://example.com/path"])
+def test_invalid_origin_parameter_gives_a_clear_error_state(browser, live_server, origin):
+    page = browser.new_page()
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(f"{live_server}/embed?origin={origin}")
+    state = wait_for(page, "window.emotionDetector && window.emotionDetector.state !== 'loading' "
+                           "&& window.emotionDetector.state", 30)
+    assert state == "origin-error"
+    status = page.inner_text("#status")
+    assert "misconfigured" in status and origin in status and "expected its own origin" in status
+    assert page.locator("#status").evaluate("element => element.classList.contains('is-error')")
+    assert page.is_disabled("#photo-input") and page.is_disabled("#camera-toggle")
+    assert dialogs == []
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def two_widgets(browser, live_server, pictures):
+    with serve(partner_app(live_server, TWO_WIDGETS_PAGE, pictures)) as partner:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(partner + "/")
+        wait_for(page, "['shown', 'hidden'].every((id) => document.getElementById(id).ready)", 240)
+        yield page, partner
+        page.close()
+
+
+def test_module_script_frames_the_server_it_came_from(two_widgets, live_server):
+    page, partner = two_widgets
+    for widget in ("shown", "hidden"):
+        src = page.locator(f"#{widget} iframe").get_attribute("src")
+        assert src.startswith(live_server + "/embed?origin="), src  # not the partner's own /embed
+        assert page.evaluate(f"window.log.{widget}.filter((entry) => entry.type === 'ready').length") == 1
+    assert page.evaluate("window.log.shown.concat(window.log.hidden).filter((e) => e.type === 'error')") == []
+
+
+def test_attributes_are_mirrored_as_properties(two_widgets):
+    page, _ = two_widgets
+    mirrored = page.evaluate("""() => {
+        const widget = document.getElementById('shown');
+        const before = {mode: widget.mode, smoothing: widget.smoothing, headless: widget.headless};
+        widget.mode = 'camera';
+        widget.smoothing = 500;
+        const after = {mode: widget.getAttribute('mode'), smoothing: widget.getAttribute('smoothing')};
+        widget.mode = 'photo';
+        return {before, after, hidden: document.getElementById('hidden').headless};
+    }""")
+    assert mirrored == {"before": {"mode": "photo", "smoothing": 250, "headless": False},
+                        "after": {"mode": "camera", "smoothing": "500"}, "hidden": True}
+
+
+def test_headless_widget_has_no_ui_and_detect_works_on_an_image(two_widgets, metadata):
+    page, _ = two_widgets
+    box = page.locator("#hidden iframe").bounding_box()
+    assert box["width"] <= 1 and box["height"] <= 1
+    hidden_frame = page.frame_locator("#hidden iframe")
+    assert hidden_frame.locator("body").evaluate("body => body.classList.contains('headless')")
+    assert not hidden_frame.locator("#main").is_visible()
+    result = page.evaluate("document.getElementById('hidden').detect(document.getElementById('photo'))")
+    assert (result["width"], result["height"]) == (512, 512)
+    assert len(result["faces"]) == 1
+    assert [entry["label"] for entry in result["faces"][0]["probabilities"]] == metadata["labels"]
+    wait_for(page, "window.log.hidden.some((entry) => entry.type === 'result')", 30)
+    assert page.evaluate("window.log.shown.filter((entry) => entry.type === 'result')") == []  # widgets stay apart
+
+
+def test_two_widgets_detect_independently_and_bad_input_is_an_error(two_widgets):
+    page, _ = two_widgets
+    counts = page.evaluate("""async () => {
+        const photo = document.getElementById('photo');
+        const canvas = document.createElement('canvas');
+        canvas.width = photo.naturalWidth;
+        canvas.height = photo.naturalHeight;
+        canvas.getContext('2d').drawImage(photo, 0, 0);
+        const [shown, hidden] = await Promise.all([
+          document.getElementById('shown').detect(canvas), document.getElementById('hidden').detect(photo)]);
+        let error = null;
+        try {
+          await document.getElementById('shown').detect('not an image');
+        } catch (failure) {
+          error = failure.code;
+        }
+        return {shown: shown.faces.length, hidden: hidden.faces.length, error};
+    }""")
+    assert counts == {"shown": 1, "hidden": 1, "error": "bad-input"}
+    shown_frame = page.frame_locator("#shown iframe")
+    assert shown_frame.locator("#overlay .face-box").count() == 1  # the visible widget shows what it analysed
+
+
+def test_theme_custom_properties_and_parts_reach_the_widget(two_widgets):
+    page, _ = two_widgets
+    assert page.locator("#shown iframe").evaluate("frame => getComputedStyle(frame).outlineColor") == "rgb(0, 0, 200)"
+    frame = page.frame_locator("#shown iframe")
+    style = "name => getComputedStyle(document.documentElement).getPropertyValue(name).trim()"
+    assert frame.locator("html").evaluate(f"(html, name) => ({style})(name)", "--accent") == "rgb(200, 0, 0)"
+    assert frame.locator("html").evaluate(f"(html, name) => ({style})(name)", "--font") == "Georgia, serif"
+    assert "url" not in frame.locator("html").evaluate(f"(html, name) => ({style})(name)", "--paper")  # refused
+    assert frame.locator("#drop-zone").evaluate("zone => getComputedStyle(zone).borderTopColor") == "rgb(200, 0, 0)"
+
+
+def test_type_declarations_cover_every_event_attribute_and_method():
+    script = (REPO / "static" / "js" / "embed.js").read_text()
+    declarations = (REPO / "static" / "js" / "embed.d.ts").read_text()
+    events = set(re.findall(r"'([\w-]+)'", script[script.index("const EVENTS"):script.index("const THEME")]))
+    attributes = re.search(r"return \[([^\]]+)\];", script).group(1)
+    for event in events:
+        assert re.search(rf"^\s*'?{event}'?: CustomEvent<", declarations, re.M), event
+    for attribute in re.findall(r"'([\w-]+)'", attributes):
+        prop = re.sub(r"-(\w)", lambda match: match.group(1).upper(), attribute)
+        assert re.search(rf"^\s*{prop}: ", declarations, re.M), prop
+    for method in ("start", "stop", "detect", "updateTheme"):
+        assert f"{method}(" in script and re.search(rf"^\s*{method}\(", declarations, re.M), method
+
+
+HEADLESS_CAMERA_PAGE = """<!doctype html><html><head><title>Partner site, headless camera</title>
+<script src="{server}/static/js/embed.js"></script></head><body>
+<img id="photo" src="/astronaut.png" alt="">
+<emotion-detector headless mode="camera" smoothing="200"></emotion-detector>
+<script>
+  window.log = [];
+  const widget = document.querySelector('emotion-detector');
+  for (const type of ['ready', 'error', 'result', 'face-enter', 'face-leave', 'emotion-change']) {{
+    widget.addEventListener(type, (event) => window.log.push({{type, detail: event.detail}}));
+  }}
+</script></body></html>"""
+
+
+def test_headless_camera_sends_track_events_to_the_host(launch_browser, live_server, pictures, tmp_path):
+    from tests.browser import fake_camera_args
+    from tests.images import astronaut_back_and_forth_frames, write_y4m
+
+    video = write_y4m(astronaut_back_and_forth_frames(60), tmp_path / "face.y4m")  # loops without a jump
+    browser = launch_browser(tuple(fake_camera_args(video)))
+    with serve(partner_app(live_server, HEADLESS_CAMERA_PAGE, pictures)) as partner:
+        page = browser.new_page()
+        page.goto(partner + "/")
+        wait_for(page, "document.querySelector('emotion-detector').ready", 240)
+        page.evaluate("document.querySelector('emotion-detector').start()")
+        wait_for(page, "window.log.filter((entry) => entry.type === 'result').length >= 5", 120)
+        # detect() while the camera runs: answered on the side, and the video goes on.
+        still = page.evaluate("document.querySelector('emotion-detector').detect(document.getElementById('photo'))")
+        assert (still["width"], still["height"], len(still["faces"])) == (512, 512, 1)
+        count = page.evaluate("window.log.length")
+        wait_for(page, f"window.log.slice({count}).some((entry) => entry.type === 'result')", 30)
+        page.evaluate("document.querySelector('emotion-detector').stop()")
+        wait_for(page, "window.log.some((entry) => entry.type === 'face-leave')", 30)
+        log = page.evaluate("window.log")
+        kinds = [entry["type"] for entry in log]
+        assert "error" not in kinds, log
+        enter = next(entry["detail"] for entry in log if entry["type"] == "face-enter")
+        results = [entry["detail"] for entry in log if entry["type"] == "result"]
+        assert all(result["source"] == "webcam" for result in results)
+        ids = {face["id"] for result in results for face in result["faces"]}
+        assert ids == {enter["id"]}
+        face = results[-1]["faces"][0]
+        assert {"probabilities", "smoothed", "emotion", "top", "box"} <= set(face)
+        leave = next(entry["detail"] for entry in log if entry["type"] == "face-leave")
+        assert leave == {"id": enter["id"]}
         page.close()

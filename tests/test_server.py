@@ -15,7 +15,7 @@ import pytest
 from server import create_app
 from tests.conftest import MODEL_DIR, REPO
 from webapp.errors import SetupError
-from webapp.vendor_files import PACKAGES
+from webapp.vendor_files import PACKAGES, VendorFiles
 
 
 @pytest.fixture(scope="module")
@@ -83,16 +83,14 @@ def test_compresses_text_and_wasm_but_not_where_it_does_not_pay(client):
     assert gzip.decompress(script.get_data()) == plain.get_data()
     assert "Content-Encoding" not in plain.headers
     assert script.headers["ETag"] != plain.headers["ETag"]
-    wasm = client.get(vendor_url(client, "face_detection", "face_detection_solution_simd_wasm_bin.wasm"),
+    wasm = client.get(vendor_url(client, "tfjs-backend-wasm", "tfjs-backend-wasm-simd.wasm"),
                       headers={"Accept-Encoding": "gzip, br"})
     assert wasm.headers["Content-Type"] == "application/wasm" and wasm.headers["Content-Encoding"] == "gzip"
     assert "immutable" in wasm.headers["Cache-Control"]
 
 
 def vendor_url(client, alias: str, name: str) -> str:
-    html = client.get("/").get_data(as_text=True)
-    prefix = html.split(f"/vendor/{alias}@", 1)[1].split("/", 1)[0]
-    return f"/vendor/{alias}@{prefix}/{name}"
+    return VendorFiles(REPO / "node_modules").prefix(alias) + name
 
 
 @pytest.mark.parametrize("path", [
@@ -169,7 +167,8 @@ def test_refuses_old_python():
 
 
 def test_waitress_serves_the_app_factory(tmp_path):
-    """The documented production command: waitress-serve --call server:create_app."""
+    """create_app is a plain WSGI factory other servers can run: waitress-serve --call server:create_app (stock
+    waitress settings; `python server.py` is the hardened production command, see test_server_hardening.py)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

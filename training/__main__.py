@@ -39,9 +39,14 @@ def _train_parser(commands) -> None:
     parser.add_argument("--no-superres", dest="superres", action="store_false", help="train on 48×48 faces")
     parser.add_argument("--init-from", default=None,
                         help="start from a checkpoint's weights, e.g. a first stage's best.keras (fine-tuning stage)")
+    parser.add_argument("--teacher", default=None,
+                        help="distil from this model as well as the labels, e.g. an exported reference.keras")
+    parser.add_argument("--architecture", default=defaults.architecture,
+                        help="network shape: vgg96 or pyramid (see training/model.py)")
     parser.add_argument("--limit", type=int, default=0, help="only the first N faces of each split (smoke tests)")
     for name in ("epochs", "batch_size", "learning_rate", "warmup_epochs", "weight_decay", "label_smoothing",
-                 "class_weight_power", "width", "dropout", "patience", "seed", "precision"):
+                 "class_weight_power", "width", "dropout", "patience", "seed", "precision", "distill_weight",
+                 "distill_temperature"):
         value = getattr(defaults, name)
         parser.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
     for item in dataclasses.fields(AugmentConfig):
@@ -82,9 +87,11 @@ def _train(args: argparse.Namespace) -> int:
         data=args.data, run_dir=args.run_dir, train_split=args.train_split, val_split=args.val_split, aux=args.aux,
         aux_classes=[c for c in args.aux_classes.split(",") if c], superres=args.superres, lapsrn=args.lapsrn,
         cache_dir=args.cache_dir, limit=args.limit, skip_bad=args.skip_bad, augment=augment, init_from=args.init_from,
+        teacher=args.teacher, architecture=args.architecture,
         **{name: getattr(args, name) for name in ("epochs", "batch_size", "learning_rate", "warmup_epochs",
                                                   "weight_decay", "label_smoothing", "class_weight_power", "width",
-                                                  "dropout", "patience", "seed", "precision")},
+                                                  "dropout", "patience", "seed", "precision",
+                                                  "distill_weight", "distill_temperature")},
     )
     train(config)
     return 0

@@ -22,17 +22,22 @@ class AugmentConfig:
     shift: float = 0.08  # translation, as a fraction of the side
     erase_probability: float = 0.5  # random erasing (Zhong et al. 2017) of one rectangle
     erase_area: tuple[float, float] = (0.02, 0.15)
+    # What the browser feeds the model rather than LapSRN output: sharp or soft camera crops resized bilinearly.
+    resample_probability: float = 0.0  # chance of a bilinear down-and-up resize to a random 40–96 px side
+    gamma: float = 0.0  # lighting: pixel ** exp(± this)
+    noise: float = 0.0  # sensor noise: Gaussian, standard deviation drawn from [0, this]
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
 NO_AUGMENTATION = AugmentConfig(False, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+_MIN_RESAMPLE_SIDE = 40
 
 
 def augment_batch(images: tf.Tensor, seed: tf.Tensor, config: AugmentConfig = AugmentConfig()) -> tf.Tensor:
     """Augment a (B, H, W, 1) float32 batch in [0, 1]; ``seed`` is a shape-[2] int tensor."""
-    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=6)
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=9)
     batch = tf.shape(images)[0]
 
     def uniform(index: int, low: float, high: float, shape=None) -> tf.Tensor:
@@ -50,6 +55,13 @@ def augment_batch(images: tf.Tensor, seed: tf.Tensor, config: AugmentConfig = Au
         mean = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
         images = (images - mean) * factor + mean
     images = tf.clip_by_value(images, 0.0, 1.0)
+    if config.resample_probability:
+        images = _random_resample(images, uniform(5, 0.0, 1.0, [2]), config.resample_probability)
+    if config.gamma:
+        images = images ** tf.exp(uniform(6, -config.gamma, config.gamma))[:, None, None, None]
+    if config.noise:
+        sigma = uniform(7, 0.0, config.noise)[:, None, None, None]
+        images = tf.clip_by_value(images + sigma * tf.random.stateless_normal(tf.shape(images), seeds[8]), 0.0, 1.0)
     if config.erase_probability:
         images = _random_erase(images, uniform(4, 0.0, 1.0, [batch, 5]), config)
     return images
@@ -76,6 +88,16 @@ def _random_affine(images: tf.Tensor, draws: tf.Tensor, config: AugmentConfig) -
         images=images, transforms=transforms, output_shape=tf.shape(images)[1:3],
         fill_value=0.0, interpolation="BILINEAR", fill_mode="REFLECT",
     )
+
+
+def _random_resample(images: tf.Tensor, draws: tf.Tensor, probability: float) -> tf.Tensor:
+    """With ``probability``, the whole batch goes down to a random side and back up bilinearly (one size per
+    batch keeps the op batched): detail LapSRN restored is lost, as in a small face resized by the page."""
+    size = tf.shape(images)[1:3]
+    side = tf.cast(_MIN_RESAMPLE_SIDE + draws[1] * tf.cast(size[0] - _MIN_RESAMPLE_SIDE, tf.float32), tf.int32)
+    smaller = tf.image.resize(images, [side, side], "bilinear", antialias=True)
+    resampled = tf.clip_by_value(tf.image.resize(smaller, size, "bilinear"), 0.0, 1.0)  # antialiasing overshoots
+    return tf.cond(draws[0] < probability, lambda: resampled, lambda: images)
 
 
 def _random_erase(images: tf.Tensor, draws: tf.Tensor, config: AugmentConfig) -> tf.Tensor:

@@ -46,14 +46,27 @@ def classification_metrics(true: np.ndarray, predicted: np.ndarray) -> dict:
     }
 
 
-def predict_probabilities(model, faces_48: np.ndarray, lapsrn: str | None, cache_dir: str) -> np.ndarray:
-    """The model's probabilities for 48×48 uint8 faces, prepared as in training (LapSRN when the input is 96)."""
+UPSCALERS = ("lapsrn", "bilinear")
+
+
+def predict_probabilities(model, faces_48: np.ndarray, lapsrn: str | None, cache_dir: str,
+                          upscale: str = "lapsrn") -> np.ndarray:
+    """The model's probabilities for 48×48 uint8 faces, prepared as in training (LapSRN when the input is 96), or
+    with ``upscale="bilinear"`` resized the way the page resizes a camera crop."""
     from training.train import make_eval_dataset, prepare_images
 
     input_size = int(model.input_shape[1])
     if input_size not in (FER_SIZE, 2 * FER_SIZE):
         raise ValueError(f"model input is {input_size}×{input_size}; expected {FER_SIZE} or {2 * FER_SIZE}")
-    images = prepare_images(faces_48, input_size == 2 * FER_SIZE, lapsrn, cache_dir)
+    if upscale not in UPSCALERS:
+        raise ValueError(f"upscale {upscale!r}: expected one of {', '.join(UPSCALERS)}")
+    if upscale == "bilinear" and input_size != FER_SIZE:
+        import tensorflow as tf
+
+        resized = tf.image.resize(faces_48[..., None].astype(np.float32), (input_size, input_size), "bilinear")
+        images = np.clip(np.rint(resized.numpy()[..., 0]), 0, 255).astype(np.uint8)
+    else:
+        images = prepare_images(faces_48, input_size == 2 * FER_SIZE, lapsrn, cache_dir)
     return model.predict(make_eval_dataset(images), verbose=0)
 
 
@@ -90,21 +103,22 @@ def format_report(metrics: dict) -> str:
 
 
 def evaluate(model_path: str, data: str, split: str, out_dir: str, lapsrn: str | None, cache_dir: str,
-             skip_bad: bool = False, flip_average: bool = False) -> dict:
+             skip_bad: bool = False, flip_average: bool = False, upscale: str = "lapsrn") -> dict:
     import keras
 
     from training.model import inference_model
 
     faces = pick_split(load_dataset(data, skip_bad=skip_bad), split, data)
     model = inference_model(keras.models.load_model(model_path, compile=False), flip_average=flip_average)
-    probabilities = predict_probabilities(model, faces.images, lapsrn, cache_dir)
+    probabilities = predict_probabilities(model, faces.images, lapsrn, cache_dir, upscale)
     metrics = classification_metrics(faces.labels, probabilities.argmax(axis=1))
-    metrics.update(model=str(model_path), data=str(data), split=split, flip_average=flip_average)
+    metrics.update(model=str(model_path), data=str(data), split=split, flip_average=flip_average, upscale=upscale)
     out = Path(out_dir)
-    atomic_write_json(out / f"metrics_{split}.json", metrics)
-    save_confusion_png(metrics, out / f"confusion_{split}.png", f"{Path(model_path).name} on {split}")
+    name = split if upscale == "lapsrn" else f"{split}_{upscale}"
+    atomic_write_json(out / f"metrics_{name}.json", metrics)
+    save_confusion_png(metrics, out / f"confusion_{name}.png", f"{Path(model_path).name} on {split} ({upscale})")
     log.info("%s on %s/%s:\n%s", model_path, Path(data).name, split, format_report(metrics))
-    log.info("wrote %s and %s", out / f"metrics_{split}.json", out / f"confusion_{split}.png")
+    log.info("wrote %s and %s", out / f"metrics_{name}.json", out / f"confusion_{name}.png")
     return metrics
 
 
@@ -116,6 +130,8 @@ def add_parser(commands, add_data_options) -> None:
     parser.add_argument("--split", default="PublicTest", help="split to evaluate (PublicTest, PrivateTest, Test…)")
     parser.add_argument("--out", default=None, help="output folder (default: the checkpoint's folder)")
     parser.add_argument("--flip-average", action="store_true", help="average with the mirrored face, as exported")
+    parser.add_argument("--upscale", choices=UPSCALERS, default="lapsrn",
+                        help="how 48×48 faces reach a 96×96 model: LapSRN as in training, or bilinear as in the page")
     parser.set_defaults(run=_run)
 
 
@@ -124,6 +140,6 @@ def _run(args: argparse.Namespace) -> int:
         raise ValueError("no dataset: pass --data PATH/fer2013.csv(.gz) or set $FER2013_CSV")
     out = args.out or str(Path(args.model).parent)
     metrics = evaluate(args.model, args.data, args.split, out, args.lapsrn, args.cache_dir, args.skip_bad,
-                       args.flip_average)
-    print(json.dumps({k: metrics[k] for k in ("split", "faces", "accuracy", "macro_f1")}))
+                       args.flip_average, args.upscale)
+    print(json.dumps({k: metrics[k] for k in ("split", "upscale", "faces", "accuracy", "macro_f1")}))
     return 0

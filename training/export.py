@@ -4,6 +4,9 @@ with ``metadata.json``, the one file the browser and the tests read labels, inpu
     python -m training export --run-dir runs/lapsrn_x2 --data fer2013.csv.gz
 
 TF.js 4.22 cannot load Keras 3 *layers* models, so the float32 network goes through a SavedModel into a graph model.
+The same float32 network is also converted to a LiteRT (TensorFlow Lite) flatbuffer, ``model.tflite``, with the
+same float16 weights: the Python package ``emotion_detector`` runs it without TensorFlow. For a folder exported before
+that existed, ``python -m training export-litert --model-dir converted_model`` adds it from ``reference.keras``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import argparse
 import datetime
 import json
 import logging
+import os
 import platform
 import shutil
 import subprocess
@@ -29,6 +33,8 @@ log = logging.getLogger(__name__)
 METADATA_FILE = "metadata.json"
 # The float32 Keras model the graph model was converted from: Python reference for parity tests and evaluation.
 REFERENCE_FILE = "reference.keras"
+# The same network for LiteRT (ai-edge-litert), the Python package's runtime; the server never serves it.
+LITERT_FILE = "model.tflite"
 
 
 def export_saved_model(model, directory: Path) -> str:
@@ -55,6 +61,62 @@ def convert_to_tfjs(saved_model: Path, output: Path, quantize_float16: bool = Tr
     completed = subprocess.run([*command, str(saved_model), str(output)], capture_output=True, text=True)
     if completed.returncode != 0:
         raise RuntimeError(f"tensorflowjs_converter failed:\n{completed.stderr[-3000:]}")
+
+
+def convert_to_litert(model, output: Path, quantize_float16: bool = True) -> None:
+    """A LiteRT flatbuffer of ``model``, variables frozen into constants (the converter keeps Keras 3's resource
+    variables as VAR_HANDLE ops otherwise, with no weights in the file). Float16 weights are the same values TF.js
+    gets (IEEE half rounding); batch normalisation is folded into the convolutions."""
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    @tf.function(input_signature=[tf.TensorSpec([None, *model.input_shape[1:]], tf.float32, name="face")])
+    def serve(face_batch):
+        return model(face_batch, training=False)
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [convert_variables_to_constants_v2(serve.get_concrete_function())])
+    if quantize_float16:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    output.write_bytes(converter.convert())
+
+
+def litert_entry(model_dir: Path, quantize_float16: bool) -> dict:
+    """metadata.json's description of the LiteRT file, tied to the reference model it was converted from."""
+    import tensorflow as tf
+
+    return {
+        "format": "tflite", "path": LITERT_FILE, "weights_dtype": "float16" if quantize_float16 else "float32",
+        "bytes": (model_dir / LITERT_FILE).stat().st_size, "sha256": sha256_file(model_dir / LITERT_FILE),
+        "converted_from": REFERENCE_FILE, "converted_from_sha256": sha256_file(model_dir / REFERENCE_FILE),
+        "tensorflow": tf.__version__,
+    }
+
+
+def export_litert(model_dir: str | Path, quantize_float16: bool = True) -> dict:
+    """(Re)writes ``model.tflite`` in an exported model folder from its ``reference.keras`` and records it in
+    metadata.json; the TF.js files are left untouched. Returns the metadata entry."""
+    import keras
+
+    model_dir = Path(model_dir)
+    metadata_path = model_dir / METADATA_FILE
+    reference = model_dir / REFERENCE_FILE
+    for required in (metadata_path, reference):
+        if not required.is_file():
+            raise FileNotFoundError(f"{required} not found: export-litert needs a folder written by "
+                                    f"`python -m training export`")
+    metadata = json.loads(metadata_path.read_text())
+    model = keras.models.load_model(reference, compile=False)
+    with tempfile.TemporaryDirectory(prefix=".export-litert-", dir=model_dir) as staging:
+        converted = Path(staging) / LITERT_FILE
+        convert_to_litert(model, converted, quantize_float16)
+        os.chmod(converted, 0o644)
+        os.replace(converted, model_dir / LITERT_FILE)
+    metadata["litert"] = litert_entry(model_dir, quantize_float16)
+    atomic_write_json(metadata_path, metadata)
+    log.info("wrote %s (%d bytes) from %s", model_dir / LITERT_FILE, metadata["litert"]["bytes"], reference)
+    return metadata["litert"]
 
 
 def export(run_dir: str, data: str, out_dir: str, lapsrn: str | None, cache_dir: str, val_split: str = "PublicTest",
@@ -85,6 +147,7 @@ def export(run_dir: str, data: str, out_dir: str, lapsrn: str | None, cache_dir:
         graph_dir = staging / "tfjs"
         convert_to_tfjs(staging / "saved_model", graph_dir, quantize_float16)
         weight_files = sorted(p for p in graph_dir.iterdir())
+        convert_to_litert(model, graph_dir / LITERT_FILE, quantize_float16)
         input_size = int(model.input_shape[1])
         metadata = {
             "name": "emotion-cnn",
@@ -125,6 +188,7 @@ def export(run_dir: str, data: str, out_dir: str, lapsrn: str | None, cache_dir:
         }
         model.save(graph_dir / REFERENCE_FILE)
         metadata["reference_keras"] = {"path": REFERENCE_FILE, "sha256": sha256_file(graph_dir / REFERENCE_FILE)}
+        metadata["litert"] = litert_entry(graph_dir, quantize_float16)
         atomic_write_json(graph_dir / METADATA_FILE, metadata)
         if out.exists():
             shutil.rmtree(out)
@@ -161,6 +225,20 @@ def add_parser(commands, add_data_options) -> None:
     parser.add_argument("--float32", dest="quantize_float16", action="store_false",
                         help="keep float32 weights (default: float16, half the download)")
     parser.set_defaults(run=_run)
+
+    litert = commands.add_parser("export-litert", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                                 help="(re)write model.tflite, for the Python package, in an exported model folder")
+    litert.add_argument("--model-dir", default="converted_model",
+                        help="folder written by `export` (holds metadata.json and reference.keras)")
+    litert.add_argument("--float32", dest="quantize_float16", action="store_false",
+                        help="keep float32 weights (default: float16, as the TF.js model)")
+    litert.set_defaults(run=_run_litert)
+
+
+def _run_litert(args: argparse.Namespace) -> int:
+    entry = export_litert(args.model_dir, args.quantize_float16)
+    print(json.dumps({"out": str(Path(args.model_dir) / entry["path"]), "bytes": entry["bytes"]}))
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -1,13 +1,20 @@
-"""The emotion CNN: a VGG-style stack of 3×3 convolutions sized for real-time use in a browser.
+"""The emotion CNNs: VGG-style stacks of 3×3 convolutions sized for real-time use in a browser.
 
-The first block runs at the super-resolved 96×96 size, so LapSRN's detail reaches the features; a strided
-convolution then brings it to 48×48, where three more double-width blocks follow, each halving the size.
+Two architectures, chosen with ``--architecture``:
+
+- ``vgg96``: the first block runs at the super-resolved 96×96 size, so LapSRN's detail reaches the features; a
+  strided convolution then brings it to 48×48, where three more double-width blocks follow, each halving the size.
+- ``pyramid``: a cheap strided stem reads the 96×96 face straight into 48×48 features, and the width grows
+  faster than the size shrinks (channels ×2 while area ÷4), so most parameters sit at 12×12 and 6×6, where
+  they cost the fewest multiply-adds per face.
 """
 
 from __future__ import annotations
 
 import keras
 from keras import layers
+
+ARCHITECTURES = ("vgg96", "pyramid")
 
 
 def build_model(
@@ -16,7 +23,10 @@ def build_model(
     width: int = 32,
     dropout: float = 0.4,
     weight_decay: float = 5e-4,
+    architecture: str = "vgg96",
 ) -> keras.Model:
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture {architecture!r}: expected one of {', '.join(ARCHITECTURES)}")
     regularizer = keras.regularizers.L2(weight_decay) if weight_decay else None
 
     def conv(x, filters: int, stride: int = 1):
@@ -26,6 +36,19 @@ def build_model(
         return layers.ReLU()(x)
 
     inputs = keras.Input((input_size, input_size, 1), name="face")
+    if architecture == "pyramid":
+        x = _pyramid_features(inputs, conv, input_size, width, dropout)
+    else:
+        x = _vgg96_features(inputs, conv, input_size, width, dropout)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(dropout)(x)
+    # Float32 output even under a mixed-precision policy, so the probabilities are exact.
+    outputs = layers.Dense(num_classes, activation="softmax", name="emotion", dtype="float32",
+                           kernel_regularizer=regularizer)(x)
+    return keras.Model(inputs, outputs, name=f"emotion_{architecture}")
+
+
+def _vgg96_features(inputs, conv, input_size: int, width: int, dropout: float):
     x = conv(inputs, width // 2)
     if input_size > 48:
         x = conv(x, width, stride=input_size // 48)
@@ -36,13 +59,21 @@ def build_model(
         x = conv(x, width * multiplier)
         x = layers.MaxPooling2D()(x)
         x = layers.SpatialDropout2D(dropout / 4)(x)
-    x = conv(x, width * 8)
-    x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dropout(dropout)(x)
-    # Float32 output even under a mixed-precision policy, so the probabilities are exact.
-    outputs = layers.Dense(num_classes, activation="softmax", name="emotion", dtype="float32",
-                           kernel_regularizer=regularizer)(x)
-    return keras.Model(inputs, outputs, name="emotion_cnn")
+    return conv(x, width * 8)
+
+
+def _pyramid_features(inputs, conv, input_size: int, width: int, dropout: float):
+    # Stem: one strided convolution, so nothing but a single-channel 3×3 filter bank runs at 96×96.
+    x = conv(inputs, width, stride=max(1, input_size // 48))
+    x = conv(x, width * 3 // 2)
+    x = layers.MaxPooling2D()(x)  # 24×24
+    for multiplier in (3, 6, 12):  # 24×24, 12×12, 6×6
+        x = conv(x, width * multiplier)
+        x = conv(x, width * multiplier)
+        if multiplier != 12:
+            x = layers.MaxPooling2D()(x)
+            x = layers.SpatialDropout2D(dropout / 4)(x)
+    return x
 
 
 def _float32_config(config):

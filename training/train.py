@@ -17,7 +17,7 @@ import numpy as np
 
 from training.augment import AugmentConfig, augment_batch
 from training.data import FaceSet, load_auxiliary, load_dataset, pick_split
-from training.files import atomic_write, atomic_write_json, sha256_arrays, sha256_file
+from training.files import atomic_save_npy, atomic_write, atomic_write_json, sha256_arrays, sha256_file
 from training.labels import EMOTIONS
 from training.superres import lapsrn_path, upscale_cached
 
@@ -44,11 +44,15 @@ class TrainConfig:
     weight_decay: float = 1e-2
     label_smoothing: float = 0.1
     class_weight_power: float = 0.5  # 0: none, 1: fully balanced, 0.5: square root of balanced
+    architecture: str = "vgg96"  # see training/model.py
     width: int = 20
     dropout: float = 0.4
     patience: int = 8
     seed: int = 1337
     init_from: str | None = None  # start from this checkpoint's weights (a second, fine-tuning stage)
+    teacher: str | None = None  # distil from this model (e.g. an exported reference.keras) as well as the labels
+    distill_weight: float = 0.5  # share of the target taken from the teacher, when there is one
+    distill_temperature: float = 2.0  # softens the teacher's probabilities
     precision: str = "mixed_bfloat16"  # bf16 compute runs ~30% faster on CPUs with AVX512-BF16; export is float32
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
@@ -59,7 +63,7 @@ class TrainConfig:
     def recipe(self) -> dict:
         """What determines the trained weights (paths and run bookkeeping left out): a resume must match it."""
         fields = asdict(self)
-        for key in ("run_dir", "lapsrn", "cache_dir", "data", "aux", "init_from"):
+        for key in ("run_dir", "lapsrn", "cache_dir", "data", "aux", "init_from", "teacher"):
             fields.pop(key)
         return fields
 
@@ -115,7 +119,36 @@ def class_weights(labels: np.ndarray, power: float) -> np.ndarray:
     return (weights / (weights[labels].mean())).astype(np.float32)
 
 
-def make_train_dataset(data: PreparedData, config: TrainConfig, first_epoch: int):
+def teacher_targets(config: TrainConfig, data: PreparedData, run_dir: Path) -> np.ndarray | None:
+    """Training targets mixing the one-hot labels with the teacher's softened probabilities.
+
+    The teacher sees each face once, unaugmented (offline distillation: minutes, not a second network per step);
+    its probabilities are cached in the run folder, keyed by the teacher's hash.
+    """
+    if not config.teacher:
+        return None
+    cache = run_dir / f"teacher-{sha256_file(config.teacher)[:16]}.npy"
+    if cache.exists():
+        probabilities = np.load(cache)
+    else:
+        import keras
+
+        from training.model import inference_model
+
+        teacher = inference_model(keras.models.load_model(config.teacher, compile=False))
+        if teacher.input_shape[1] != data.train_images.shape[1]:
+            raise ValueError(f"{config.teacher}: teacher input {teacher.input_shape[1:3]} differs from the "
+                             f"training faces {data.train_images.shape[1:]}")
+        log.info("teacher %s: predicting %d training faces", config.teacher, len(data.train_images))
+        probabilities = teacher.predict(make_eval_dataset(data.train_images), verbose=0)
+        atomic_save_npy(cache, probabilities.astype(np.float32))
+    softened = probabilities ** (1 / config.distill_temperature)
+    softened /= softened.sum(axis=1, keepdims=True)
+    one_hot = np.eye(len(EMOTIONS), dtype=np.float32)[data.train_labels]
+    return ((1 - config.distill_weight) * one_hot + config.distill_weight * softened).astype(np.float32)
+
+
+def make_train_dataset(data: PreparedData, config: TrainConfig, first_epoch: int, targets: np.ndarray | None = None):
     """Batches for epochs first_epoch… with a per-epoch seeded order and per-batch seeded augmentation."""
     import tensorflow as tf
 
@@ -126,7 +159,7 @@ def make_train_dataset(data: PreparedData, config: TrainConfig, first_epoch: int
     order = np.concatenate(orders)
     weights = class_weights(data.train_labels, config.class_weight_power)
     images = tf.constant(data.train_images)
-    labels = tf.one_hot(data.train_labels, len(EMOTIONS))
+    labels = tf.one_hot(data.train_labels, len(EMOTIONS)) if targets is None else tf.constant(targets)
     sample_weights = tf.constant(weights[data.train_labels])
     first_step = first_epoch * steps
 
@@ -163,7 +196,7 @@ def build_compiled_model(config: TrainConfig, steps_per_epoch: int):
     keras.utils.set_random_seed(config.seed)
     keras.mixed_precision.set_global_policy(config.precision)
     model = build_model(config.input_size, len(EMOTIONS), width=config.width, dropout=config.dropout,
-                        weight_decay=0.0)
+                        weight_decay=0.0, architecture=config.architecture)
     warmup = int(config.warmup_epochs * steps_per_epoch)
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=config.learning_rate / 10, decay_steps=config.epochs * steps_per_epoch - warmup,
@@ -237,6 +270,10 @@ def train(config: TrainConfig) -> Path:
     """Train (or resume) the run in ``config.run_dir``; returns the path of the best checkpoint."""
     import keras
 
+    from training.model import ARCHITECTURES
+
+    if config.architecture not in ARCHITECTURES:
+        raise ValueError(f"--architecture {config.architecture!r}: expected one of {', '.join(ARCHITECTURES)}")
     run_dir = Path(config.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     for leftover in run_dir.glob(".*.part.*"):  # temporaries of a write that a crash interrupted
@@ -268,7 +305,8 @@ def train(config: TrainConfig) -> Path:
             init_sha256 = sha256_file(config.init_from)
             log.info("starting from the weights of %s", config.init_from)
         atomic_write_json(run_dir / "config.json", {
-            "init_from": config.init_from, "init_from_sha256": init_sha256,
+            "init_from": config.init_from, "init_from_sha256": init_sha256, "teacher": config.teacher,
+            "teacher_sha256": sha256_file(config.teacher) if config.teacher else None,
             "recipe": config.recipe(), "data": config.data, "aux": config.aux, "data_sha256": data.data_sha256,
             "train_faces": len(data.train_labels), "val_faces": len(data.val_labels),
             "train_class_counts": np.bincount(data.train_labels, minlength=len(EMOTIONS)).tolist(),
@@ -278,7 +316,8 @@ def train(config: TrainConfig) -> Path:
         log.info("%s is already complete", run_dir)
         return run_dir / "best.keras"
 
-    dataset, steps = make_train_dataset(data, config, state["completed_epochs"])
+    targets = teacher_targets(config, data, run_dir)
+    dataset, steps = make_train_dataset(data, config, state["completed_epochs"], targets)
     validation = make_eval_dataset(data.val_images, labels=data.val_labels)
     log.info("model %s: %d parameters, input %d×%d, %d steps per epoch", model.name, model.count_params(),
              config.input_size, config.input_size, steps)

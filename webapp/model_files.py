@@ -1,4 +1,4 @@
-"""The converted model directory: what the browser may fetch from it, and a digest that versions its URLs."""
+"""The converted model directory: what the browser may fetch from it, held in memory, and a digest for its URLs."""
 
 from __future__ import annotations
 
@@ -6,28 +6,32 @@ import hashlib
 import json
 from pathlib import Path
 
+from webapp.assets import Asset, load_asset
 from webapp.errors import SetupError
-from webapp.file_responses import FileResponder
 
 METADATA_FILE = "metadata.json"
 REQUIRED_METADATA_KEYS = ("labels", "input", "preprocessing", "model")
 
 
 class ModelDirectory:
-    def __init__(self, directory: Path, responder: FileResponder) -> None:
-        self.directory = directory
-        self._responder = responder
-        self.check()
+    """Reads metadata.json, the topology it names and every weight shard that names, once: nothing else is served."""
 
-    def check(self) -> None:
-        """Raise SetupError naming whatever the browser would fail to load."""
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
         hint = ("Export a model into it (python -m training export ...) or point the server at one with "
                 "--model-dir / EMOTION_MODEL_DIR.")
-        if not self.directory.is_dir():
-            raise SetupError(f"Model directory {self.directory} does not exist. {hint}")
-        missing = [name for name in self.file_names(strict=False) if not (self.directory / name).is_file()]
+        if not directory.is_dir():
+            raise SetupError(f"Model directory {directory} does not exist. {hint}")
+        names = self._file_names()
+        missing = [name for name in names if not (directory / name).is_file()]
         if missing:
-            raise SetupError(f"Model files missing in {self.directory}: {', '.join(missing)}. {hint}")
+            raise SetupError(f"Model files missing in {directory}: {', '.join(missing)}. {hint}")
+        self.assets: dict[str, Asset] = {name: load_asset(directory / name) for name in names}
+        combined = hashlib.sha256()
+        for name, asset in self.assets.items():
+            combined.update(f"{name}:{asset.etag};".encode())
+        # Changes whenever any served model file changes, so versioned model URLs can be cached for good.
+        self.digest = combined.hexdigest()[:16]
 
     def _read_json(self, name: str) -> dict:
         try:
@@ -35,8 +39,7 @@ class ModelDirectory:
         except (OSError, ValueError) as error:
             raise SetupError(f"Cannot read {self.directory / name}: {error}") from error
 
-    def file_names(self, strict: bool = True) -> list[str]:
-        """metadata.json, the model topology it names and every weight shard that names: nothing else is served."""
+    def _file_names(self) -> list[str]:
         if not (self.directory / METADATA_FILE).is_file():
             return [METADATA_FILE]
         metadata = self._read_json(METADATA_FILE)
@@ -44,20 +47,7 @@ class ModelDirectory:
         if absent_keys:
             raise SetupError(f"{self.directory / METADATA_FILE} lacks {', '.join(absent_keys)}")
         topology = metadata["model"]["path"]
-        names = [METADATA_FILE, topology]
-        if (self.directory / topology).is_file():
-            manifest = self._read_json(topology).get("weightsManifest", [])
-            names += [path for group in manifest for path in group["paths"]]
-        elif strict:
-            raise SetupError(f"Model file missing in {self.directory}: {topology}")
-        return names
-
-    def path_of(self, name: str) -> Path | None:
-        return self.directory / name if name in self.file_names() else None
-
-    def digest(self) -> str:
-        """Changes whenever any served model file changes, so versioned model URLs can be cached for good."""
-        combined = hashlib.sha256()
-        for name in self.file_names():
-            combined.update(f"{name}:{self._responder.etag_of(self.directory / name)};".encode())
-        return combined.hexdigest()[:16]
+        if not (self.directory / topology).is_file():
+            return [METADATA_FILE, topology]
+        manifest = self._read_json(topology).get("weightsManifest", [])
+        return [METADATA_FILE, topology, *(path for group in manifest for path in group["paths"])]

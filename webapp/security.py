@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 from flask import Response
 
 READ_ONLY_METHODS = ("GET", "HEAD")
+# Kept for two years by browsers once seen over HTTPS. No includeSubDomains: other hosts under the same domain are
+# not ours to vouch for (a proxy in front may add it, and preload).
+HSTS = "max-age=63072000"
 
 
-def content_security_policy(frame_ancestors: Iterable[str]) -> str:
+@lru_cache(maxsize=16)  # a handful of distinct policies per app: built once, not on every response
+def content_security_policy(frame_ancestors: tuple[str, ...], document: bool = False) -> str:
+    """`document`: an HTML page, which also gets Trusted Types (they only govern DOM sinks, so only documents)."""
     directives = {
         "default-src": "'self'",
-        # Scripts only from this server, never inline. 'wasm-unsafe-eval' compiles the WebAssembly (TF.js, MediaPipe);
-        # 'unsafe-eval' is for MediaPipe's Emscripten glue, which builds its function wrappers with new Function().
-        # Neither lets anything leave the page: where data may go is fixed by connect-src, img-src, form-action...
-        "script-src": "'self' 'wasm-unsafe-eval' 'unsafe-eval'",
+        # Scripts only from this server, never inline, never built from strings (no 'unsafe-eval'). 'wasm-unsafe-eval'
+        # compiles TF.js's WebAssembly backend, which also runs the face detector; it does not let anything leave the
+        # page: where data may go is fixed by connect-src, img-src, form-action...
+        "script-src": "'self' 'wasm-unsafe-eval'",
         "style-src": "'self'",
         "img-src": "'self' blob: data:",
         "media-src": "'self' blob: mediastream:",
@@ -27,11 +33,25 @@ def content_security_policy(frame_ancestors: Iterable[str]) -> str:
         "form-action": "'none'",
         "frame-ancestors": " ".join(frame_ancestors),
     }
+    if document:
+        # DOM sinks that load script (script.src, importScripts…) take only what the page's policy named 'default'
+        # (static/js/trusted-types.js: same-origin URLs) returns; no other policy may be created. Browsers report
+        # violations on the page's console (and as `securitypolicyviolation` events); nothing is sent anywhere.
+        directives["require-trusted-types-for"] = "'script'"
+        directives["trusted-types"] = "default"
     return "; ".join(f"{name} {value}" for name, value in directives.items())
 
 
-def add_common_headers(response: Response, frame_ancestors: Iterable[str]) -> Response:
-    response.headers["Content-Security-Policy"] = content_security_policy(frame_ancestors)
+def add_common_headers(response: Response, frame_ancestors: Iterable[str], secure: bool) -> Response:
+    """`secure`: the visitor reached us over HTTPS (directly, or through a trusted proxy that says so)."""
+    document = response.mimetype == "text/html"
+    response.headers["Content-Security-Policy"] = content_security_policy(tuple(frame_ancestors), document)
+    if document:
+        # A page opened from another site gets its own browsing context group: no window handle to or from it.
+        # The embed widget talks to its parent frame only, never to an opener, so it loses nothing either.
+        response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    if secure:
+        response.headers["Strict-Transport-Security"] = HSTS  # ignored by browsers over plain HTTP anyway
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Permissions-Policy"] = "camera=(self), microphone=(), geolocation=()"

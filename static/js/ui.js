@@ -10,6 +10,10 @@ export const STATES = {
   faces: '',
   'no-face': 'No face found in this picture. Try a brighter, front-facing photo.',
   'decode-error': 'This file could not be read as an image. Try a JPEG, PNG, WebP or GIF.',
+  'size-error': 'This picture cannot be analysed at its size.',
+  timeout: 'The analysis took too long and was stopped. Try again or another picture.',
+  'analysis-error': 'The analysis failed. Try again or another picture.',
+  'origin-error': 'This embedded detector is misconfigured, so it stays off.',
   'camera-denied': 'Camera access was denied. Allow the camera in your browser’s site settings, then try again.',
   'no-camera': 'No camera was found on this device.',
   'camera-busy': 'The camera is in use by another application.',
@@ -19,6 +23,13 @@ export const STATES = {
   unsupported: 'This browser cannot run the detector: it needs WebAssembly, WebGL and modern JavaScript.',
   error: 'Something went wrong.',
 };
+
+const ERROR_STATES = /error|timeout|denied|no-camera|busy|insecure|unsupported/;
+
+/** Whether a state is a failure (shown in the error style, reported as an "error" event with the state as code). */
+export function isErrorState(state) {
+  return ERROR_STATES.test(state);
+}
 
 export class PageUi {
   constructor(root) {
@@ -35,7 +46,7 @@ export class PageUi {
   setState(state, detail = '') {
     this.status.dataset.state = state;
     this.statusText.textContent = [STATES[state] ?? '', detail].filter(Boolean).join(' ');
-    this.status.classList.toggle('is-error', /error|denied|no-camera|busy|insecure|unsupported/.test(state));
+    this.status.classList.toggle('is-error', isErrorState(state));
     this.progress.hidden = state !== 'loading';
   }
 
@@ -57,32 +68,45 @@ export class PageUi {
     this.faceList.replaceChildren();
   }
 
-  /** Draws boxes as percentages of the picture, so they stay aligned at any displayed size. */
+  /** Tells the visitor which site receives the predictions (the embed's host page), or hides the sentence. */
+  showReceiver(origin) {
+    const notice = this.root.querySelector('#receiver');
+    if (!notice) return;
+    notice.hidden = !origin;
+    if (origin && origin !== '*') notice.querySelector('#receiver-origin').textContent = origin;
+  }
+
+  /**
+   * Draws boxes as percentages of the picture, so they stay aligned at any displayed size.
+   * Faces carry `id`, `emotion` (the label shown: steady on video) and `smoothed` (see timeline.js).
+   */
   showFaces(result, labels) {
     const { width, height, faces } = result;
     const percent = (value, total) => `${((100 * value) / total).toFixed(3)}%`;
-    this.overlay.replaceChildren(...faces.map((face, index) => {
-      const colour = PALETTE[labels.indexOf(face.top.label) % PALETTE.length];
+    this.overlay.replaceChildren(...faces.map((face) => {
+      const colour = PALETTE[labels.indexOf(face.emotion.label) % PALETTE.length];
       const box = element('div', { className: 'face-box' });
       Object.assign(box.style, {
         left: percent(face.box.x, width), top: percent(face.box.y, height),
         width: percent(face.box.width, width), height: percent(face.box.height, height), borderColor: colour,
       });
-      box.dataset.label = face.top.label;
-      const tag = element('span', { className: 'face-tag', textContent: `${index + 1} ${face.top.label} ${Math.round(face.top.probability * 100)}%` });
+      box.dataset.label = face.emotion.label;
+      box.dataset.id = String(face.id);
+      const tag = element('span', { className: 'face-tag', textContent: `${face.id} ${face.emotion.label} ${Math.round(face.emotion.probability * 100)}%` });
       tag.style.background = colour;
       box.append(tag);
       return box;
     }));
-    this.faceList.replaceChildren(...faces.map((face, index) => this.faceCard(face, index, labels)));
+    this.faceList.replaceChildren(...faces.map((face) => this.faceCard(face, labels)));
   }
 
-  faceCard(face, index, labels) {
+  faceCard(face, labels) {
     const card = element('li', { className: 'face-card' });
-    card.dataset.label = face.top.label;
-    card.append(element('h3', { textContent: `Face ${index + 1}: ${face.top.label} (${Math.round(face.top.probability * 100)}%)` }));
+    card.dataset.label = face.emotion.label;
+    card.dataset.id = String(face.id);
+    card.append(element('h3', { textContent: `Face ${face.id}: ${face.emotion.label} (${Math.round(face.emotion.probability * 100)}%)` }));
     const bars = element('dl', { className: 'bars' });
-    for (const { label, probability } of face.probabilities) {
+    for (const { label, probability } of face.smoothed) {
       const row = element('div', { className: 'bar-row' });
       row.dataset.label = label;
       row.dataset.probability = String(probability);

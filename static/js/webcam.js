@@ -61,6 +61,20 @@ export class Webcam {
   }
 }
 
+// The next display frame; or a short timer where the browser gives no frames: a hidden or tiny cross-origin iframe
+// (the headless embed) gets no requestAnimationFrame callbacks, yet its video keeps playing.
+const FRAME_FALLBACK_MS = 40;
+
+function nextFrame() {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, FRAME_FALLBACK_MS);
+    requestAnimationFrame(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 /** Runs `step` once per displayed frame until `shouldRun()` is false; reports frames per second (smoothed). */
 export async function frameLoop(step, shouldRun, onFps) {
   let fps = null;
@@ -72,7 +86,7 @@ export async function frameLoop(step, shouldRun, onFps) {
     fps = fps === null ? instant : 0.9 * fps + 0.1 * instant;
     last = now;
     onFps(fps);
-    await new Promise((resolve) => requestAnimationFrame(() => resolve()));
+    await nextFrame();
   }
   onFps(null);
 }

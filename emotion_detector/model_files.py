@@ -1,0 +1,96 @@
+"""Where the models are: the classifier's files in an exported model folder (metadata.json names them) and the
+BlazeFace face detector's ``.tflite`` files from the npm package ``@mediapipe/face_detection``.
+
+The detector files are MediaPipe's (Apache-2.0), not ours, so they are not in this repository: ``npm ci`` puts them
+in ``node_modules/``; elsewhere pass their folder (``face_models=`` / ``--face-models``) or set
+``$EMOTION_FACE_MODELS``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+FACE_MODELS_ENV = "EMOTION_FACE_MODELS"
+FACE_MODELS_NPM = Path("node_modules") / "@mediapipe" / "face_detection"
+REQUIRED_METADATA_KEYS = ("labels", "input", "preprocessing")
+REPO = Path(__file__).resolve().parent.parent
+
+
+class ModelFilesError(ValueError):
+    """A model file is missing, unreadable or does not match metadata.json; the message says which and why."""
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    model_dir: Path
+    metadata: dict
+    classifier_path: Path
+    face_models: Path
+
+    @property
+    def metadata_path(self) -> Path:
+        return self.model_dir / "metadata.json"
+
+    def face_model(self, name: str) -> Path:
+        path = self.face_models / name
+        if not path.is_file():
+            raise ModelFilesError(f"face detector model {path} not found ({_face_models_hint()})")
+        return path
+
+
+def _face_models_hint() -> str:
+    return (f"run `npm ci` in the repository for node_modules/{FACE_MODELS_NPM.relative_to('node_modules')}, or "
+            f"pass the folder holding face_detection_short_range.tflite with --face-models / face_models= / "
+            f"${FACE_MODELS_ENV}")
+
+
+def find_face_models(model_dir: Path, face_models: str | Path | None) -> Path:
+    if face_models is None and os.environ.get(FACE_MODELS_ENV):
+        face_models = os.environ[FACE_MODELS_ENV]
+    if face_models is not None:
+        folder = Path(face_models)
+        if not folder.is_dir():
+            raise ModelFilesError(f"face detector folder {folder} does not exist ({_face_models_hint()})")
+        return folder
+    # The repository this package sits in, then the model folder's and the working directory's surroundings.
+    for base in (REPO, model_dir.resolve().parent, Path.cwd()):
+        if (base / FACE_MODELS_NPM).is_dir():
+            return base / FACE_MODELS_NPM
+    raise ModelFilesError(f"face detector files not found ({_face_models_hint()})")
+
+
+def load_model_files(model_dir: str | Path, face_models: str | Path | None = None) -> ModelFiles:
+    model_dir = Path(model_dir)
+    metadata_path = model_dir / "metadata.json"
+    if not metadata_path.is_file():
+        raise ModelFilesError(f"{metadata_path} not found: pass the folder `python -m training export` wrote "
+                              f"(e.g. converted_model)")
+    try:
+        metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ModelFilesError(f"{metadata_path}: not readable JSON ({error})") from error
+    missing = [key for key in REQUIRED_METADATA_KEYS if key not in metadata]
+    if missing:
+        raise ModelFilesError(f"{metadata_path} lacks {', '.join(missing)}")
+    rerun = f"run `python -m training export-litert --model-dir {model_dir}`"
+    litert = metadata.get("litert")
+    if not litert:
+        raise ModelFilesError(f"{metadata_path} names no LiteRT classifier (key 'litert'): {rerun}")
+    classifier = model_dir / litert["path"]
+    if not classifier.is_file():
+        raise ModelFilesError(f"classifier {classifier} not found: {rerun}")
+    if _sha256(classifier) != litert["sha256"]:
+        raise ModelFilesError(f"{classifier} does not match the sha256 in {metadata_path}: {rerun}")
+    reference = model_dir / litert.get("converted_from", "")
+    if litert.get("converted_from") and reference.is_file() and _sha256(reference) != litert["converted_from_sha256"]:
+        raise ModelFilesError(f"{classifier} was converted from another {reference.name} than the one in "
+                              f"{model_dir} (a newer export?): {rerun}")
+    return ModelFiles(model_dir, metadata, classifier, find_face_models(model_dir, face_models))

@@ -1,0 +1,154 @@
+"""waitress, configured to stay up under slow, idle, flooding and non-reading clients (issue 9's audit).
+
+`create_server()` is what `python server.py` runs. waitress' stock settings fail that audit: its select() loop
+crashes past 1,024 descriptors, 100 idle sockets use up its 100 connections for 120 s each, and a client that
+pipelines requests without reading parks a worker thread for as long as it stays connected. Each default below
+says which fault it answers. In production, put a buffering reverse proxy (nginx, Caddy) in front as well: it
+terminates TLS, absorbs slow clients and can limit connections per address, which one Python process cannot do
+cheaply.
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+import time
+from typing import Any
+
+from flask import Flask
+from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
+from waitress.server import TcpWSGIServer
+
+LOGGER = logging.getLogger("emotion.server")
+
+SETTINGS: dict[str, Any] = {
+    # poll() has no FD_SETSIZE: select() raises "filedescriptor out of range" past 1,024 and stops the server.
+    "asyncore_use_poll": True,
+    # 100 (waitress' default) idle sockets were enough to lock everyone out. Each connection costs a descriptor and
+    # a few kB while idle; RLIMIT_NOFILE is raised to fit at start-up (see raise_descriptor_limit).
+    "connection_limit": 1000,
+    # An idle keep-alive connection is closed after 30 s (waitress: 120 s); browsers reconnect without a sound.
+    "channel_timeout": 30,
+    # How often idle, slow and stalled connections are looked for: a pass over every channel, about 0.6 ms at
+    # 1,000 connections on the 2-core development machine.
+    "cleanup_interval": 1,
+    # Worker threads only run the app, which answers from memory in well under a millisecond, and never wait on a
+    # client (see _Channel): a few more than the cores keeps them busy without more GIL contention.
+    "threads": 8,
+    # A client may leave this much of our output unread before it is judged not to be reading and cut off: more
+    # than any one response (the largest, uncompressed WebAssembly, is 5.5 MB), so one request at a time never
+    # trips it. Bodies are sent from shared memory (webapp/file_responses.py), so this bounds work, not copies.
+    "outbuf_high_watermark": 8 * 1024 * 1024,
+    # Output below this stays in memory rather than a temporary file: no descriptor per pending response.
+    "outbuf_overflow": 8 * 1024 * 1024,
+    # The server accepts no data: a request body is never needed, so a small one is the most it reads.
+    "max_request_body_size": 16 * 1024,
+    # Browsers send a few kB of headers; 32 kB leaves room for big cookies on a shared domain (nginx: 4 × 8 kB).
+    "max_request_header_size": 32 * 1024,
+    # A client resetting its connection is not our fault: under a flood these were thousands of logged tracebacks.
+    "log_socket_errors": False,
+    # No "Server: waitress": the software and version are nobody else's business.
+    "ident": "",
+}
+
+# A request's head (and body, if any) must arrive within this many seconds of its first byte: a client that
+# trickles a header line every few seconds would otherwise hold its connection for ever (slowloris).
+REQUEST_TIMEOUT_S = 10
+QUEUE_WARNING_INTERVAL_S = 60
+
+
+# The two classes below override waitress internals (pinned in requirements.txt); tests/test_server_attack.py
+# fails if an upgrade changes what they rely on.
+class _Channel(HTTPChannel):
+    request_started = 0.0  # when the first byte of the request being received arrived
+    overflowed = False  # cut off for leaving too much output unread; the main loop closes it (maintenance)
+
+    def received(self, data: bytes) -> bool:
+        if self.request is None and data:
+            self.request_started = time.time()
+        return super().received(data)
+
+    def _flush_outbufs_below_high_watermark(self) -> None:
+        # waitress parks the calling worker thread here until the client has read its backlog down to the
+        # watermark: 90 clients that pipeline requests and never read would hold 90 threads. Instead such a client
+        # is marked disconnected (its pending requests are dropped, as after a hang-up) and closed by the main loop.
+        if self.total_outbufs_len <= self.adj.outbuf_high_watermark:
+            return
+        with self.outbuf_lock:
+            self._flush_exception(self._flush_some, do_close=False)  # whatever the socket still takes
+            if self.total_outbufs_len > self.adj.outbuf_high_watermark and self.connected:
+                self.overflowed = True
+                self.connected = False  # write_soon raises ClientDisconnected; no further request is started
+                self.server.pull_trigger()
+
+
+class _Server(TcpWSGIServer):
+    channel_class = _Channel
+
+    def maintenance(self, now: float) -> None:
+        super().maintenance(now)  # marks channels idle for channel_timeout; they close once writable
+        cutoff = now - self.adj.channel_timeout
+        for channel in list(self.active_channels.values()):
+            stalled = channel.total_outbufs_len and channel.last_activity < cutoff  # nothing read by the client
+            if channel.overflowed or stalled:
+                # Closed here, on the main loop: a socket whose client does not read never becomes writable, so
+                # waitress' own way (flag it, close it on the next write event) would wait for ever.
+                channel.handle_close()
+            elif channel.request is not None and now - channel.request_started > REQUEST_TIMEOUT_S:
+                channel.will_close = True
+
+
+class _QueueWarningsPerInterval(logging.Filter):
+    """waitress logs "Task queue depth is N" for every request queued behind busy threads (72,380 lines in 3 minutes
+    of load): let one through per interval, with the deepest queue and how many were held back."""
+
+    def __init__(self, interval_s: float = QUEUE_WARNING_INTERVAL_S) -> None:
+        super().__init__()
+        self.interval_s = interval_s
+        self.next_at = 0.0
+        self.suppressed = 0
+        self.deepest = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        depth = record.args[0] if isinstance(record.args, tuple) and record.args else 0
+        self.deepest = max(self.deepest, depth)
+        now = time.monotonic()
+        if now < self.next_at:
+            self.suppressed += 1
+            return False
+        record.msg = "Task queue depth reached %d (%d more such warnings in the last %d s)"
+        record.args = (self.deepest, self.suppressed, self.interval_s)
+        self.next_at, self.suppressed, self.deepest = now + self.interval_s, 0, 0
+        return True
+
+
+def raise_descriptor_limit(connection_limit: int) -> None:
+    """Lift the soft RLIMIT_NOFILE towards the hard one: a connection needs a descriptor (plus a few spare)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 2 * connection_limit + 64
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        new_soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new_soft, hard))
+        if new_soft < wanted:
+            LOGGER.warning("Only %d file descriptors allowed (ulimit -n); %d connections need about %d.",
+                           new_soft, connection_limit, wanted)
+
+
+def create_server(app: Flask, host: str, port: int, trusted_proxy: str | None = None,
+                  **overrides: Any) -> TcpWSGIServer:
+    """A waitress server with SETTINGS (any of which `overrides` replaces), listening but not yet running.
+
+    Listens on the first address `host` resolves to. `server.run()` serves until interrupted.
+    trusted_proxy: address of a reverse proxy whose X-Forwarded-Proto/-For are believed (they make the request
+    HTTPS, which turns on HSTS, and name the visitor in the access log); from anyone else they are removed.
+    """
+    settings = {**SETTINGS, **overrides}
+    if trusted_proxy:
+        settings.update(trusted_proxy=trusted_proxy, trusted_proxy_count=1,
+                        trusted_proxy_headers={"x-forwarded-proto", "x-forwarded-for"})
+    raise_descriptor_limit(settings["connection_limit"])
+    queue_logger = logging.getLogger("waitress.queue")
+    if not any(isinstance(existing, _QueueWarningsPerInterval) for existing in queue_logger.filters):
+        queue_logger.addFilter(_QueueWarningsPerInterval())
+    return _Server(app, adj=Adjustments(host=host, port=port, **settings))
