@@ -16,5 +16,6 @@ from emotion_detector.detector import EmotionDetector, Face, FrameResult
 from emotion_detector.geometry import Box
 from emotion_detector.media import MediaError
 from emotion_detector.model_files import ModelFilesError
+from emotion_detector.photo import PictureSizeError
 
-__all__ = ["Box", "EmotionDetector", "Face", "FrameResult", "MediaError", "ModelFilesError"]
+__all__ = ["Box", "EmotionDetector", "Face", "FrameResult", "MediaError", "ModelFilesError", "PictureSizeError"]

@@ -13,6 +13,7 @@ from emotion_detector.detector import FACE_MODELS, EmotionDetector
 from emotion_detector.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, MediaError, kind_of, read_image, video_info
 from emotion_detector.model_files import FACE_MODELS_ENV, REPO, ModelFilesError
 from emotion_detector.output import FORMATS, RowWriter
+from emotion_detector.photo import PictureSizeError
 from emotion_detector.progress import Progress
 from emotion_detector.tracking import FaceTimeline
 
@@ -142,7 +143,7 @@ class Runner:
                 self.unknown(job)
         except MediaError as failure:
             self.summary.failures.append(failure)
-            print(f"failed: {failure.path}: {failure.reason}", file=sys.stderr, flush=True)
+            self.progress.message(f"failed: {failure.path}: {failure.reason}")
         self.summary.files += 1
         self.progress.file_done()
 
@@ -161,7 +162,10 @@ class Runner:
     def image(self, job: Job) -> None:
         started = time.perf_counter()
         rgb = read_image(job.path)
-        faces = self.detector.detect(rgb)
+        try:
+            faces = self.detector.detect(rgb)
+        except PictureSizeError as error:
+            raise MediaError(job.path, str(error).replace("The picture ", "image ", 1)) from None
         self.progress.image_done(time.perf_counter() - started)
         self.writer.write(str(job.path), "image", 0, 0.0, faces)
         self.summary.faces += len(faces)

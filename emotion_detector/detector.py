@@ -15,6 +15,7 @@ from emotion_detector.geometry import Box
 from emotion_detector.litert import LiteRtModel
 from emotion_detector.media import read_image, read_video
 from emotion_detector.model_files import ModelFiles, load_model_files
+from emotion_detector.photo import for_analysis
 from emotion_detector.tiling import PhotoSearch, search_photo
 from emotion_detector.tracking import FaceTimeline
 
@@ -86,13 +87,23 @@ class EmotionDetector:
         return list(self.classifier.classify(rgb, [detection.box for detection in detections]))
 
     def detect(self, image: np.ndarray | str | Path) -> list[Face]:
-        """Every face in a photo (an RGB (H, W, 3) uint8 array, a PIL image or a file path), numbered left to right."""
+        """Every face in a photo (an RGB (H, W, 3) uint8 array, a PIL image or a file path), numbered left to right.
+
+        As on the page, a photo larger than 2048 pixels on its long side is analysed scaled down to that; boxes are
+        given in the photo's own pixels all the same. Raises PictureSizeError (a ValueError) for a picture too small
+        or too narrow to hold a face, MediaError for a file that is not a readable image."""
         rgb = as_rgb(image)
-        detections = sorted(self.find_faces(rgb), key=lambda detection: detection.box.x)
+        name = str(image) if isinstance(image, (str, Path)) else "The picture"
+        analysed = for_analysis(rgb, name)
+        back_x, back_y = rgb.shape[1] / analysed.shape[1], rgb.shape[0] / analysed.shape[0]
+        detections = sorted(self.find_faces(analysed), key=lambda detection: detection.box.x)
         faces = []
-        for number, (detection, row) in enumerate(zip(detections, self._score(rgb, detections), strict=True), 1):
+        for number, (detection, row) in enumerate(zip(detections, self._score(analysed, detections), strict=True), 1):
             probabilities = dict(zip(self.labels, map(float, row), strict=True))
-            faces.append(Face(number, detection.box, detection.score, probabilities, probabilities,
+            box = detection.box
+            if (back_x, back_y) != (1, 1):
+                box = Box(box.x * back_x, box.y * back_y, box.width * back_x, box.height * back_y)
+            faces.append(Face(number, box, detection.score, probabilities, probabilities,
                               self.labels[int(np.argmax(row))]))
         return faces
 

@@ -41,6 +41,10 @@ def read_image(path: Path | str) -> np.ndarray:
                 raise MediaError(path, "image has no pixels")
             if image.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit grey: keep the top 8 bits
                 image = Image.fromarray((np.asarray(image, np.uint32) >> 8).astype(np.uint8))
+            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+                # Transparent areas on white, as the page draws them (not black, as dropping alpha would).
+                rgba = image.convert("RGBA")
+                image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
             return np.asarray(image.convert("RGB"))
     except MediaError:
         raise

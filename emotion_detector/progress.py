@@ -37,6 +37,13 @@ class Progress:
         self.files += 1
         self.draw(force=self.live and self.files == self.total_files)  # elsewhere the summary gives the rates
 
+    def message(self, text: str) -> None:
+        """A line of its own (a failure), above the progress line, which is redrawn after it."""
+        self.stream.write(("\r\033[K" if self.live else "") + text + "\n")
+        self.stream.flush()
+        if self.live:
+            self.draw(force=True)
+
     def rates(self) -> str:
         parts = [f"{self.files}/{self.total_files} files"]
         if self.images:
@@ -58,7 +65,7 @@ class Progress:
         line = f"[{bar:<20}] {self.rates()}"
         if self.live:
             self.stream.write(f"\r\033[K{line} {self.current[-40:]}")
-            if force:
+            if self.files == self.total_files:
                 self.stream.write("\n")
         else:
             self.stream.write(line + "\n")

@@ -105,16 +105,23 @@ def search_photo(detector: BlazeFace, rgb, search: PhotoSearch) -> list[Detectio
     height, width = rgb.shape[:2]
     windows = plan_windows(width, height, detector.spec.input_size, search)
     picture = Mipmaps(rgb)
+    batches = [windows[start:start + search.batch_size] for start in range(0, len(windows), search.batch_size)]
+    lowest = min(search.score_threshold, search.whole_score_threshold)
     found = []
-    for start in range(0, len(windows), search.batch_size):
-        batch = windows[start:start + search.batch_size]
-        lowest = min(search.score_threshold, search.whole_score_threshold)
-        for window, candidates in zip(batch, detector.run(picture, batch, lowest), strict=True):
-            threshold = search.whole_score_threshold if window.level == 0 else search.score_threshold
-            for face in weighted_nms([c for c in candidates if c.score >= threshold], search.nms_iou):
-                # A face larger than the overlap may be cut by this window's edge: a coarser scale sees it whole.
-                if max(face.box.width, face.box.height) > window.max_face:
-                    continue
-                if whole_in_window(face.box, window, search.edge_tolerance):
-                    found.append(face)
+    for batch in batches:
+        found += _kept(detector.run(picture, batch, lowest), batch, search)
     return merge_faces(found, search)
+
+
+def _kept(per_window: list[list[Detection]], batch: list[Window], search: PhotoSearch) -> list[Detection]:
+    """Each window's faces after its threshold and suppression, without those it may have cut (detector.js)."""
+    found = []
+    for window, candidates in zip(batch, per_window, strict=True):
+        threshold = search.whole_score_threshold if window.level == 0 else search.score_threshold
+        for face in weighted_nms([c for c in candidates if c.score >= threshold], search.nms_iou):
+            # A face larger than the overlap may be cut by this window's edge: a coarser scale sees it whole.
+            if max(face.box.width, face.box.height) > window.max_face:
+                continue
+            if whole_in_window(face.box, window, search.edge_tolerance):
+                found.append(face)
+    return found

@@ -21,9 +21,9 @@ IMPORT = re.compile(r"""(?:import|export)\s[^'"]*?from\s*['"](\.{1,2}/[^'"]+)['"
                     r"""|import\(\s*['"](\.{1,2}/[^'"]+)['"]""")
 
 
-def build_bundle(out_dir: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "server.py", "bundle", str(out_dir)], cwd=REPO, capture_output=True,
-                          text=True, timeout=300)
+def build_bundle(out_dir: Path, *options: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "server.py", "bundle", str(out_dir), *options], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,8 @@ def test_bundle_holds_hashed_files_and_the_policy(bundle: Path, tmp_path: Path) 
     assert build_bundle(again).returncode == 0
     listing = sorted(p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file())
     assert listing == sorted(p.relative_to(again).as_posix() for p in again.rglob("*") if p.is_file())
-    assert build_bundle(again).returncode == 0
+    assert build_bundle(again, "--embed-origin", "https://partner.example").returncode == 0
+    assert "frame-ancestors 'self' https://partner.example;" in (again / "_headers").read_text()
     not_a_bundle = tmp_path / "photos"
     not_a_bundle.mkdir()
     (not_a_bundle / "keep.jpg").write_bytes(b"mine")

@@ -45,7 +45,9 @@ def mixed_folder(tmp_path_factory) -> tuple[Path, dict[str, str]]:
         "random.mp4": "not a readable video",
         "nested/cut.mp4": "not a readable video",
         "unknown-codec.mp4": "unsupported video codec",
+        "tiny.png": "image is 4×4 pixels: too small to hold a face",
     }
+    save_png(np.full((4, 4, 3), 128, np.uint8), folder / "tiny.png")
     (folder / "text.jpg").write_text("This is a text file that only claims to be a JPEG.\n")
     (folder / "empty.png").write_bytes(b"")
     (folder / "nested" / "truncated.png").write_bytes(png[: len(png) // 3])

@@ -67,6 +67,41 @@ def test_faces_are_numbered_left_to_right_and_paths_arrays_and_pil_images_agree(
         [f.probabilities for f in from_array]
 
 
+def test_large_photos_are_analysed_at_the_pages_size_and_reported_in_their_own_pixels(detector) -> None:
+    from PIL import Image
+
+    from emotion_detector.photo import for_analysis
+
+    big = np.asarray(Image.fromarray(astronaut()).resize((4096, 4096), Image.Resampling.BICUBIC))
+    faces = detector.detect(big)
+    analysed = for_analysis(big)
+    assert analysed.shape == (2048, 2048, 3)  # the page's MAX_SIDE
+    same_faces = detector.detect(analysed)
+    assert [(f.box.x, f.box.width) for f in faces] == pytest.approx([(2 * f.box.x, 2 * f.box.width)
+                                                                      for f in same_faces])
+    assert [f.probabilities for f in faces] == [f.probabilities for f in same_faces]
+    face = max(faces, key=lambda candidate: candidate.box.width)  # hers (fine tiles may add a false small one)
+    x0, y0, x1, y1 = (8 * value for value in ASTRONAUT_FACE)
+    assert x0 < face.box.x + face.box.width / 2 < x1 and y0 < face.box.y + face.box.height / 2 < y1
+
+
+def test_pictures_too_small_for_a_face_are_refused_and_transparency_is_white(detector, tmp_path) -> None:
+    from PIL import Image
+
+    from emotion_detector import PictureSizeError
+    from emotion_detector.media import read_image
+
+    with pytest.raises(PictureSizeError, match="is 8×8 pixels: too small to hold a face"):
+        detector.detect(np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(PictureSizeError, match="too narrow for its length"):
+        detector.detect(np.zeros((10, 4000, 3), np.uint8))
+    rgba = np.zeros((20, 20, 4), np.uint8)
+    rgba[:, 10:] = (200, 0, 0, 255)
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "half.png")
+    pixels = read_image(tmp_path / "half.png")
+    assert pixels[0, 0].tolist() == [255, 255, 255] and pixels[0, 15].tolist() == [200, 0, 0]
+
+
 def test_picture_without_a_face_gives_no_face(detector: EmotionDetector) -> None:
     from skimage import data
 
@@ -158,6 +193,7 @@ def test_python_mirrors_the_pages_detector_tracker_and_smoother_settings() -> No
 
     from emotion_detector.blazeface import MODELS, NMS_IOU
     from emotion_detector.detector import VIDEO_MODEL
+    from emotion_detector.photo import MAX_SIDE, MIN_SIDE
     from emotion_detector.tiling import PhotoSearch
     from emotion_detector.tracking import EmotionSmoother, FaceTimeline
 
@@ -170,6 +206,9 @@ def test_python_mirrors_the_pages_detector_tracker_and_smoother_settings() -> No
         assert str(ours[key]) == value or float(ours[key]) == float(value), key
     assert float(re.search(r"const NMS_IOU = ([\d.]+);", detector)[1]) == NMS_IOU
     assert re.search(r"const VIDEO_MODEL = '(\w+)';", detector)[1] == VIDEO_MODEL
+    photo_js = (js / "photo.js").read_text()
+    assert int(re.search(r"const MAX_SIDE = (\d+);", photo_js)[1]) == MAX_SIDE
+    assert int(re.search(r"const MIN_SIDE = (\d+);", photo_js)[1]) == MIN_SIDE
     blazeface = (js / "detection" / "blazeface.js").read_text()
     for name, spec in MODELS.items():
         line = re.search(rf"^\s*{name}: \{{(.*)\}},$", blazeface, re.MULTILINE)[1]
@@ -371,7 +410,7 @@ def test_readme_examples_run(tmp_path: Path) -> None:
     import re
 
     readme = (REPO / "README.md").read_text()
-    section = re.search(r"^## Python package\n(.*?)(?=^## )", readme, re.MULTILINE | re.DOTALL)
+    section = re.search(r"^## Python package\n(.*?)(?=^## |\Z)", readme, re.MULTILINE | re.DOTALL)
     if not section:
         pytest.skip("README.md has no '## Python package' section yet")
     blocks = re.findall(r"```(\w+)\n(.*?)```", section[1], re.DOTALL)

@@ -208,7 +208,10 @@ def write_tree(out_dir: Path, files: dict[str, bytes]) -> None:
 def main(argv: list[str]) -> int:
     from webapp.errors import SetupError
 
-    parser = argparse.ArgumentParser(prog="python server.py bundle", description=__doc__.split("\n\n")[0],
+    parser = argparse.ArgumentParser(prog="python server.py bundle",
+                                     description="Write the page, /embed, their JavaScript, the npm files and the "
+                                                 "model as plain files any static host can serve, with header files "
+                                                 "for Netlify / Cloudflare Pages (_headers) and nginx (nginx.conf).",
                                      epilog="Publishing, and what a static host cannot do: README, Static hosting.")
     parser.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="folder to write (replaced if an earlier bundle)")
     parser.add_argument("--model-dir", type=Path, help="converted model folder (default: converted_model/)")
