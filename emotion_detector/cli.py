@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"folder of MediaPipe's BlazeFace .tflite files; default: ${FACE_MODELS_ENV}, else "
                              f"node_modules/@mediapipe/face_detection (npm ci)")
     parser.add_argument("--threads", type=int, default=None, metavar="N",
-                        help="CPU threads for inference (default: LiteRT's choice)")
+                        help="CPU threads for inference (default: every core)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress display (failures still reported)")
     return parser
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,9 @@ class LiteRtModel:
 
         self.path = path
         try:
-            self.interpreter = Interpreter(model_path=str(path), num_threads=threads)
+            # Every core by default: LiteRT's own default left one of two cores idle (0.57 against 0.44 s per
+            # 1080p photo here).
+            self.interpreter = Interpreter(model_path=str(path), num_threads=threads or os.cpu_count())
         except (ValueError, RuntimeError) as error:
             raise ValueError(f"{path}: not a LiteRT model this runtime can load ({error})") from error
         (self.input,) = self.interpreter.get_input_details()
