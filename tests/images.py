@@ -65,6 +65,19 @@ def paste_faces(faces: list[np.ndarray], frame_size: tuple[int, int], size: int,
     return frame, placed
 
 
+def five_face_group_photo() -> tuple[np.ndarray, list[Pasted]]:
+    """Five FER2013 PublicTest faces of 200 px on an 800×560 frame, where the page finds each one; skips the
+    calling test when FER2013 is absent."""
+    import pytest
+
+    try:
+        faces = [pixels for _, pixels in fer_faces(5, skip=40)]
+    except FileNotFoundError as missing:
+        pytest.skip(str(missing))
+    positions = [(30, 40), (300, 30), (570, 60), (140, 330), (450, 320)]
+    return paste_faces(faces, (800, 560), 200, positions)
+
+
 def save_png(rgb: np.ndarray, path: Path) -> Path:
     Image.fromarray(rgb).save(path)
     return path

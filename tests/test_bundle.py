@@ -126,15 +126,10 @@ def test_static_page_runs_the_camera(launch_browser, static_server, tmp_path):
 
 
 def test_other_site_embeds_the_static_widget(browser, static_server, pictures, metadata):
-    from tests.test_page_embed import partner_app
+    from tests.test_page_embed import embed_and_analyse, partner_app
 
     with serve(partner_app(static_server)) as partner:
-        page = browser.new_page()
-        page.goto(partner + "/")
-        wait_for(page, "window.states.includes('ready')", 180)
-        frame = page.frame_locator("emotion-detector iframe")
-        frame.locator("#photo-input").set_input_files(str(pictures / "astronaut.png"))
-        wait_for(page, "window.received.length > 0", 60)
+        page, _ = embed_and_analyse(browser, partner, pictures / "astronaut.png")
         faces = page.evaluate("window.received[0].faces")
         assert len(faces) == 1
         assert [entry["label"] for entry in faces[0]["probabilities"]] == metadata["labels"]

@@ -54,15 +54,22 @@ def partner_app(server: str, page: str = PARENT_PAGE, pictures: Path | None = No
     return app
 
 
+def embed_and_analyse(browser, partner: str, picture: Path):
+    """Opens the partner page, waits for its widget, gives the widget a photo; returns the page and the frame once
+    the partner has received a result."""
+    page = browser.new_page()
+    page.goto(partner + "/")
+    wait_for(page, "window.states.includes('ready')", 180)
+    frame = page.frame_locator("emotion-detector iframe")
+    frame.locator("#photo-input").set_input_files(str(picture))
+    wait_for(page, "window.received.length > 0", 60)
+    return page, frame
+
+
 def test_other_origin_embeds_the_detector_and_gets_predictions(browser, live_server, pictures, metadata):
     with serve(partner_app(live_server)) as partner:
         assert partner != live_server  # another port: another origin
-        page = browser.new_page()
-        page.goto(partner + "/")
-        wait_for(page, "window.states.includes('ready')", 180)
-        frame = page.frame_locator("emotion-detector iframe")
-        frame.locator("#photo-input").set_input_files(str(pictures / "astronaut.png"))
-        wait_for(page, "window.received.length > 0", 60)
+        page, frame = embed_and_analyse(browser, partner, pictures / "astronaut.png")
         detail = page.evaluate("window.received[0]")
         assert detail["source"] == "photo"
         assert len(detail["faces"]) == 1

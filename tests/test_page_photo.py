@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import math
 
-import pytest
-
 from tests.browser import analyse_photo
 from tests.conftest import REPO
-from tests.images import ASTRONAUT_FACE, fer_faces, paste_faces, save_png
+from tests.images import ASTRONAUT_FACE, five_face_group_photo, save_png
 
 
 def test_astronaut_gets_one_box_on_her_face_and_a_full_distribution(loaded_page, pictures, metadata, artifacts):
@@ -35,12 +33,7 @@ def test_astronaut_gets_one_box_on_her_face_and_a_full_distribution(loaded_page,
 
 
 def test_several_faces_get_one_box_each(loaded_page, tmp_path, metadata):
-    try:
-        faces = [pixels for _, pixels in fer_faces(5, skip=40)]
-    except FileNotFoundError as missing:
-        pytest.skip(str(missing))
-    positions = [(30, 40), (300, 30), (570, 60), (140, 330), (450, 320)]
-    frame, placed = paste_faces(faces, (800, 560), 200, positions)
+    frame, placed = five_face_group_photo()
     result = analyse_photo(loaded_page, save_png(frame, tmp_path / "group.png"))
     boxes = [face["box"] for face in result["faces"]]
     assert len(boxes) == len(placed), boxes

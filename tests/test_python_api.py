@@ -14,7 +14,15 @@ import numpy as np
 import pytest
 
 from tests.conftest import MODEL_DIR, REPO
-from tests.images import ASTRONAUT_FACE, astronaut, astronaut_video_frames, fer_faces, paste_faces, save_png
+from tests.images import (
+    ASTRONAUT_FACE,
+    astronaut,
+    astronaut_video_frames,
+    fer_faces,
+    five_face_group_photo,
+    paste_faces,
+    save_png,
+)
 
 pytest.importorskip("ai_edge_litert", reason="the Python package's runtime (requirements.txt) is not installed")
 from emotion_detector import Box, EmotionDetector, MediaError, ModelFilesError  # noqa: E402
@@ -50,13 +58,7 @@ def test_astronaut_has_one_happy_face_where_her_face_is(detector: EmotionDetecto
 def test_faces_are_numbered_left_to_right_and_paths_arrays_and_pil_images_agree(detector, tmp_path) -> None:
     from PIL import Image
 
-    try:
-        faces = [pixels for _, pixels in fer_faces(5, skip=40)]
-    except FileNotFoundError as missing:
-        pytest.skip(str(missing))
-    # The group photo of tests/test_page_photo.py, where the page finds each face.
-    positions = [(30, 40), (300, 30), (570, 60), (140, 330), (450, 320)]
-    frame, placed = paste_faces(faces, (800, 560), 200, positions)
+    frame, placed = five_face_group_photo()
     from_array = detector.detect(frame)
     assert len(from_array) == len(placed)
     assert [face.id for face in from_array] == [1, 2, 3, 4, 5]
