@@ -1,4 +1,4 @@
-"""Command line: ``python -m training {train,evaluate,export,benchmark} …``; ``--help`` on each lists every option."""
+"""Command line: ``python -m training {train,recipe,evaluate,export,benchmark} …``; ``--help`` lists each option."""
 
 from __future__ import annotations
 
@@ -61,9 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     _train_parser(commands)
-    from training import benchmark, evaluate, export  # their parsers live beside their code
+    from training import benchmark, evaluate, export, recipe  # their parsers live beside their code
 
-    for command in (evaluate, export, benchmark):
+    for command in (evaluate, export, benchmark, recipe):
         command.add_parser(commands, _add_data_options)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")

@@ -170,6 +170,8 @@ def export(run_dir: str, data: str, out_dir: str, lapsrn: str | None, cache_dir:
                 "recipe": config["recipe"],
                 "init_from": config.get("init_from"),  # a fine-tuning stage starts from this checkpoint
                 "init_from_sha256": config.get("init_from_sha256"),
+                "teacher": config.get("teacher"),  # distilled from this model's probabilities
+                "teacher_sha256": config.get("teacher_sha256"),
                 "input_size": config["input_size"],
                 "superres": "LapSRN x2 (cv2.dnn_superres)" if config["recipe"]["superres"] else None,
                 "train_faces": config["train_faces"],

@@ -1,0 +1,103 @@
+"""`python -m training recipe`: a checked-in TOML file runs every stage (teacher, distilled student) and the export
+with one command; a bad recipe is refused naming the file, stage and option; the shipped recipe is the one that
+made converted_model/."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.shared_assets import REPO, lapsrn_model
+from training.files import sha256_file
+from training.recipe import load_recipe, stage_config
+
+SHIPPED_RECIPE = REPO / "training" / "recipes" / "shipped.toml"
+
+TINY_RECIPE = """
+[[stage]]
+name = "teacher"
+architecture = "vgg96"
+width = 4
+epochs = 2
+batch_size = 32
+precision = "float32"
+
+[[stage]]
+name = "student"
+teacher = "teacher"
+architecture = "pyramid"
+width = 4
+epochs = 2
+batch_size = 32
+precision = "float32"
+aug_noise = 0.03
+
+[export]
+stage = "student"
+"""
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('[[stage]]\nname = "a"\nepoch = 3\n', r"stage 1 \(a\): unknown option\(s\) \['epoch'\]"),
+    ('[[stage]]\nname = "a"\nepochs = "3"\n', r"stage 1 \(a\): epochs = '3' should be int"),
+    ('[[stage]]\nname = "a"\nlearning_rate = true\n', r"learning_rate = True should be int or float"),
+    ('[[stage]]\nname = "a"\nteacher = "b"\n[[stage]]\nname = "b"\n', r"teacher = 'b' must name an earlier stage"),
+    ('[[stage]]\nname = "a"\n[[stage]]\nname = "a"\n', r"stage 2: the name 'a' is used twice"),
+    ('[[stage]]\nname = "../a"\n', r"stage 1: 'name' must be a plain folder name"),
+    ('[[stage]]\nname = "a"\n[export]\nstage = "z"\n', r"\[export\] stage = 'z' names no stage"),
+    ('[[stage]]\nname = "a"\ndata = "elsewhere.csv"\n', r"unknown option\(s\) \['data'\]"),
+    ("[stages]\n", r"unknown table\(s\) \['stages'\]"),
+    ("[[stage]\n", r"not a readable TOML recipe"),
+    ("", r"no \[\[stage\]\] tables"),
+])
+def test_a_bad_recipe_is_refused_naming_the_file_stage_and_option(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=expected) as refused:
+        load_recipe(path)
+    assert str(path) in str(refused.value)
+
+
+def test_the_shipped_recipe_resolves_every_stage(tmp_path: Path) -> None:
+    recipe = load_recipe(SHIPPED_RECIPE)
+    configs = {stage.name: stage_config(stage, tmp_path, data="fer2013.csv.gz", lapsrn=None, cache_dir=".cache")
+               for stage in recipe.stages}
+    student = configs[recipe.export["stage"]]
+    assert student.teacher == str(tmp_path / "teacher" / "best.keras")
+    assert configs["teacher"].init_from == str(tmp_path / "teacher_stage1" / "best.keras")
+
+
+def test_a_two_stage_recipe_trains_distils_and_exports_with_one_command(tmp_path: Path) -> None:
+    pytest.importorskip("tensorflow", reason="the training stack (training/requirements.txt) is not installed")
+    from tests.fer_sample import write_sample_csv
+
+    recipe = tmp_path / "tiny.toml"
+    recipe.write_text(TINY_RECIPE)
+    csv_path = write_sample_csv(tmp_path / "fer_sample.csv", {"Training": 160, "PublicTest": 32})
+    runs, out = tmp_path / "runs", tmp_path / "converted"
+    command = [sys.executable, "-m", "training", "recipe", str(recipe), "--runs", str(runs), "--out", str(out),
+               "--data", str(csv_path), "--lapsrn", str(lapsrn_model()), "--cache-dir", str(tmp_path / "cache")]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    first = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stderr[-4000:]
+
+    metadata = json.loads((out / "metadata.json").read_text())
+    teacher, student = runs / "teacher", runs / "student"
+    assert metadata["training"]["teacher_sha256"] == sha256_file(teacher / "best.keras")
+    assert metadata["training"]["checkpoint_sha256"] == sha256_file(student / "best.keras")
+    assert metadata["training"]["recipe"]["architecture"] == "pyramid"
+    assert metadata["training"]["recipe"]["augment"]["noise"] == pytest.approx(0.03)
+    assert list(student.glob("teacher-*.npy")), "the student caches its teacher's probabilities"
+    for run in (teacher, student):
+        assert json.loads((run / "state.json").read_text())["completed_epochs"] == 2
+    assert json.loads(first.stdout.strip().splitlines()[-1])["out"] == str(out)
+
+    again = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stderr[-4000:]
+    assert f"{teacher} is already complete" in again.stderr and f"{student} is already complete" in again.stderr
+    assert sha256_file(student / "best.keras") == metadata["training"]["checkpoint_sha256"], "nothing is retrained"

@@ -1,0 +1,149 @@
+"""Run a checked-in recipe: every training stage of a model in order, then its export, with one command.
+
+    python -m training recipe training/recipes/shipped.toml --runs ~/emotion-runs/shipped
+
+A recipe is a TOML file. Each ``[[stage]]`` is one ``train`` run in ``RUNS/<name>``; its keys are ``train``'s
+options with underscores (``learning_rate``, ``aug_erase_probability``…). ``init_from`` and ``teacher`` may name an
+earlier stage, which stands for that stage's ``best.keras``. ``[export]`` names the stage to export and ``export``'s
+options. A stage resumes where it stopped and a finished stage is skipped, so the same command continues an
+interrupted recipe at any point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from training.augment import AugmentConfig
+from training.train import TrainConfig
+
+log = logging.getLogger(__name__)
+
+# Where the files go is the command line's business, not the recipe's.
+NOT_IN_RECIPES = {"data", "run_dir", "lapsrn", "cache_dir", "skip_bad", "augment"}
+STAGE_KEYS = {f.name for f in dataclasses.fields(TrainConfig)} - NOT_IN_RECIPES
+AUGMENT_KEYS = {"aug_" + f.name for f in dataclasses.fields(AugmentConfig)}
+EXPORT_KEYS = {"stage", "flip_average", "float16", "val_split"}
+
+
+@dataclass
+class Stage:
+    name: str
+    options: dict  # TrainConfig fields, aug_* for AugmentConfig; init_from/teacher may name an earlier stage
+
+
+@dataclass
+class Recipe:
+    path: Path
+    stages: list[Stage]
+    export: dict
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    path = Path(path)
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ValueError(f"{path}: not a readable TOML recipe ({error})") from error
+    unknown = set(document) - {"stage", "export"}
+    if unknown:
+        raise ValueError(f"{path}: unknown table(s) {sorted(unknown)}; expected [[stage]] and [export]")
+    stages: list[Stage] = []
+    for number, table in enumerate(document.get("stage", []), start=1):
+        name = table.get("name")
+        where = f"{path}: stage {number}"
+        if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
+            raise ValueError(f"{where}: 'name' must be a plain folder name, got {name!r}")
+        if name in (stage.name for stage in stages):
+            raise ValueError(f"{where}: the name {name!r} is used twice")
+        options = {key: value for key, value in table.items() if key != "name"}
+        wrong = set(options) - STAGE_KEYS - AUGMENT_KEYS
+        if wrong:
+            raise ValueError(f"{where} ({name}): unknown option(s) {sorted(wrong)}; expected any of "
+                             f"{', '.join(sorted(STAGE_KEYS | AUGMENT_KEYS))}")
+        for key, value in options.items():
+            expected = _expected_type(key)
+            if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
+                kinds = expected if isinstance(expected, tuple) else (expected,)
+                names = " or ".join(kind.__name__ for kind in kinds)
+                raise ValueError(f"{where} ({name}): {key} = {value!r} should be {names}")
+        for key in ("init_from", "teacher"):
+            if key in options and options[key] not in {stage.name for stage in stages}:
+                raise ValueError(f"{where} ({name}): {key} = {options[key]!r} must name an earlier stage")
+        stages.append(Stage(name, options))
+    if not stages:
+        raise ValueError(f"{path}: no [[stage]] tables")
+    export = document.get("export", {})
+    wrong = set(export) - EXPORT_KEYS
+    if wrong:
+        raise ValueError(f"{path}: [export] has unknown option(s) {sorted(wrong)}; expected {sorted(EXPORT_KEYS)}")
+    export.setdefault("stage", stages[-1].name)
+    if export["stage"] not in {stage.name for stage in stages}:
+        raise ValueError(f"{path}: [export] stage = {export['stage']!r} names no stage")
+    return Recipe(path, stages, export)
+
+
+def _expected_type(key: str) -> type | tuple[type, ...]:
+    if key in ("init_from", "teacher"):
+        return str
+    default = getattr(AugmentConfig(), key.removeprefix("aug_")) if key in AUGMENT_KEYS else getattr(
+        TrainConfig(data=""), key)
+    if isinstance(default, tuple):
+        return list
+    return (int, float) if isinstance(default, float) else type(default)
+
+
+def stage_config(stage: Stage, runs: Path, data: str, lapsrn: str | None, cache_dir: str,
+                 skip_bad: bool = False) -> TrainConfig:
+    options = dict(stage.options)
+    for key in ("init_from", "teacher"):
+        if key in options:
+            options[key] = str(runs / options[key] / "best.keras")
+    augment = {key.removeprefix("aug_"): options.pop(key) for key in list(options) if key in AUGMENT_KEYS}
+    if "erase_area" in augment:
+        augment["erase_area"] = tuple(augment["erase_area"])
+    return TrainConfig(data=data, run_dir=str(runs / stage.name), lapsrn=lapsrn, cache_dir=cache_dir,
+                       skip_bad=skip_bad, augment=AugmentConfig(**augment), **options)
+
+
+def run_recipe(recipe: Recipe, runs: Path, data: str, lapsrn: str | None, cache_dir: str, out: str,
+               skip_bad: bool = False) -> dict:
+    import keras
+
+    from training.export import export
+    from training.train import train
+
+    for number, stage in enumerate(recipe.stages, start=1):
+        log.info("recipe %s: stage %d/%d, %s", recipe.path.name, number, len(recipe.stages), stage.name)
+        keras.backend.clear_session()  # each stage sets its own precision policy and seeds
+        train(stage_config(stage, runs, data, lapsrn, cache_dir, skip_bad))
+    options = recipe.export
+    return export(str(runs / options["stage"]), data, out, lapsrn, cache_dir,
+                  val_split=options.get("val_split", "PublicTest"), flip_average=options.get("flip_average", False),
+                  quantize_float16=options.get("float16", True))
+
+
+def add_parser(commands, add_data_options) -> None:
+    parser = commands.add_parser("recipe", help="train every stage of a checked-in recipe, then export it",
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_data_options(parser)
+    parser.add_argument("recipe", help="a TOML recipe, e.g. training/recipes/shipped.toml")
+    parser.add_argument("--runs", required=True, help="folder for the stages' run folders (outside the work tree)")
+    parser.add_argument("--out", default="converted_model", help="where the exported model goes")
+    parser.set_defaults(run=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if not args.data:
+        raise ValueError("no dataset: pass --data PATH/fer2013.csv(.gz) or set $FER2013_CSV")
+    recipe = load_recipe(args.recipe)
+    metadata = run_recipe(recipe, Path(args.runs).expanduser(), args.data, args.lapsrn, args.cache_dir, args.out,
+                          args.skip_bad)
+    print(json.dumps({"out": args.out, "bytes": metadata["model"]["bytes"],
+                      "accuracy": metadata["metrics"]["validation"]["accuracy"]}))
+    return 0
