@@ -35,7 +35,7 @@ def read_image(path: Path | str) -> np.ndarray:
 
     try:
         with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)
+            ImageOps.exif_transpose(image, in_place=True)  # in place: a copy cost nearly as much as decoding
             image.load()
             if image.width < 1 or image.height < 1:
                 raise MediaError(path, "image has no pixels")
@@ -45,7 +45,7 @@ def read_image(path: Path | str) -> np.ndarray:
                 # Transparent areas on white, as the page draws them (not black, as dropping alpha would).
                 rgba = image.convert("RGBA")
                 image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-            return np.asarray(image.convert("RGB"))
+            return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
     except MediaError:
         raise
     except UnidentifiedImageError:

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from emotion_detector.blazeface import _bilerp_4bit, _skia_positions
+from emotion_detector.canvas import bilerp_4bit, skia_positions
 
 MAX_SIDE = 2048
 MIN_SIDE = 16  # below this a side cannot hold a face the detector finds
@@ -37,6 +37,6 @@ def for_analysis(rgb: np.ndarray, name: str = "The picture") -> np.ndarray:
     new_width, new_height = analysis_size(width, height, name)
     if (new_width, new_height) == (width, height):
         return rgb
-    xs = _skia_positions(0.0, new_width / width, width, new_width, 0, new_width)
-    ys = _skia_positions(0.0, new_height / height, height, new_height, 0, new_height)
-    return _bilerp_4bit(np.ascontiguousarray(rgb[..., :3]), xs, ys).astype(np.uint8)
+    xs = skia_positions(0.0, new_width / width, width, new_width, 0, new_width)
+    ys = skia_positions(0.0, new_height / height, height, new_height, 0, new_height)
+    return bilerp_4bit(np.ascontiguousarray(rgb[..., :3]), xs, ys)

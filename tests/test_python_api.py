@@ -110,6 +110,50 @@ def test_picture_without_a_face_gives_no_face(detector: EmotionDetector) -> None
     assert detector.detect(data.coffee()) == []
 
 
+def _four_neighbours(image: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Each sample's four neighbours (float32) and its sub-pixel offsets in the image, edges clamped."""
+    height, width = image.shape[:2]
+    px, py = np.clip(xs - 0.5, 0, width - 1), np.clip(ys - 0.5, 0, height - 1)
+    x0, y0 = np.floor(px).astype(int), np.floor(py).astype(int)
+    x1, y1 = np.minimum(x0 + 1, width - 1), np.minimum(y0 + 1, height - 1)
+    corners = [image[rows][:, columns].astype(np.float32) for rows in (y0, y1) for columns in (x0, x1)]
+    return (*corners, (px - x0)[None, :, None], (py - y0)[:, None, None])
+
+
+def test_separable_canvas_scaling_equals_the_two_dimensional_filters() -> None:
+    """emotion_detector.canvas computes the canvas's filters in two passes (columns, then rows) for speed; on a real
+    photo they must give, to the bit, what the four-neighbour formulas give (these made the page's canvas exact)."""
+    from emotion_detector.canvas import Mipmaps, bilerp_4bit
+
+    rgb = astronaut()[:501, :377]  # odd sides: mipmap levels that round down
+    picture = Mipmaps(rgb)
+    rng = np.random.default_rng(7)
+    for scale in (1.4, 0.8, 0.52, 0.3, 0.09):  # plain bilinear, and trilinear between several pairs of levels
+        xs = np.sort(rng.uniform(-20, rgb.shape[1] + 20, 64))  # some past the edges: clamped
+        ys = np.sort(rng.uniform(-20, rgb.shape[0] + 20, 48))
+        detail = max(0.0, math.log2(1 / scale) - 0.5) if scale < 1 else 0.0
+        expected = None
+        for index, weight in ((math.floor(detail), None), (math.floor(detail) + 1, detail % 1)):
+            level = picture.level(index).transpose(1, 0, 2)  # stored columns first
+            tl, tr, bl, br, fx, fy = _four_neighbours(
+                level, xs * level.shape[1] / rgb.shape[1], ys * level.shape[0] / rgb.shape[0])
+            fx, fy = fx.astype(np.float32), fy.astype(np.float32)
+            upper, lower = tl + (tr - tl) * fx, bl + (br - bl) * fx
+            values = upper + (lower - upper) * fy
+            assert np.array_equal(picture._sample_level(index, xs, ys), values), (scale, index)  # before rounding
+            if weight is None:
+                expected = values
+            elif weight > 0:
+                expected += weight * (values - expected)
+        assert np.array_equal(picture.sample(xs, ys, scale), np.floor(expected + 0.5)), scale
+
+        tl, tr, bl, br, fx, fy = _four_neighbours(rgb, xs, ys)
+        sx, sy = np.floor(fx * 16), np.floor(fy * 16)  # Skia's 4-bit weights, out of 256
+        total = (tl * (256 - 16 * sx - 16 * sy + sx * sy) + tr * (16 * sx - sx * sy) + bl * (16 * sy - sx * sy)
+                 + br * sx * sy)
+        assert np.array_equal(bilerp_4bit(rgb, xs, ys), np.floor(total / 256))
+
+
 def test_litert_classifier_matches_the_keras_reference_on_real_faces(detector: EmotionDetector, metadata) -> None:
     keras = pytest.importorskip("keras", reason="the training stack (training/requirements.txt) is not installed")
     try:
