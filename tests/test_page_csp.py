@@ -51,15 +51,20 @@ def test_photo_mode_runs_with_nothing_refused(browser, live_server, pictures):
     context.close()
 
 
-def test_webcam_mode_runs_with_nothing_refused(launch_browser, live_server, tmp_path):
+@pytest.mark.parametrize("pipeline", ["main", "worker"])
+def test_webcam_mode_runs_with_nothing_refused(launch_browser, live_server, tmp_path, pipeline):
+    """Also with ?pipeline=worker: the classifier's module worker loads TF.js and compiles WebAssembly under the
+    policy its own script's response carries."""
     video = write_y4m(astronaut_video_frames(10), tmp_path / "face.y4m")
     browser = launch_browser(tuple(fake_camera_args(video)))
     page = browser.new_page()
     problems = watch(page)
-    assert_strict_policy(page.goto(live_server + "/"))
+    assert_strict_policy(page.goto(f"{live_server}/?pipeline={pipeline}"))
     assert wait_until_loaded(page) == "ready"
     page.click("#camera-toggle")
-    wait_for(page, "window.emotionDetector.results >= 5", 90)
+    wait_for(page, f"window.emotionDetector.pipeline === '{pipeline}'", 90)
+    counted = page.evaluate("window.emotionDetector.results")
+    wait_for(page, f"window.emotionDetector.results >= {counted + 5}", 90)
     page.click("#camera-toggle")
     assert page.evaluate("window.__violations") == []
     assert problems == []

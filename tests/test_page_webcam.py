@@ -59,3 +59,43 @@ def test_denied_camera_permission_says_so(launch_browser, live_server):
     assert "Camera access was denied" in page.inner_text("#status")
     assert page.get_attribute("#camera-toggle", "aria-pressed") == "false"
     context.close()
+
+
+def watch_problems(page) -> list[str]:
+    """Page errors, console errors and warnings about the classifier worker (e.g. that it failed and was dropped)."""
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error"
+            or (message.type == "warning" and "worker" in message.text.lower()) else None)
+    return problems
+
+
+def test_worker_pipeline_scores_frames_as_the_page_thread_does(launch_browser, live_server, tmp_path):
+    """?pipeline=worker: the faces of each frame are classified in a worker (classifier-worker.js) while the page
+    detects the next frame's. On a still video both pipelines must find the same face and the same raw scores."""
+    still = write_y4m(astronaut_video_frames(1) * 10, tmp_path / "still.y4m")
+    browser = launch_browser(tuple(fake_camera_args(still)))
+    faces = {}
+    for pipeline in ("main", "worker"):
+        page = browser.new_page()
+        problems = watch_problems(page)
+        page.goto(f"{live_server}/?backend=wasm&pipeline={pipeline}")
+        assert wait_until_loaded(page) == "ready"
+        page.click("#camera-toggle")
+        wait_for(page, f"window.emotionDetector.pipeline === '{pipeline}'", 90)
+        counted = page.evaluate("window.emotionDetector.results")
+        wait_for(page, f"window.emotionDetector.results >= {counted + 3}", 60)
+        result = page.evaluate("window.emotionDetector.lastResult")
+        assert len(result["faces"]) == 1, result["faces"]
+        faces[pipeline] = result["faces"][0]
+        workers = [worker.url for worker in page.workers]
+        assert any(url.endswith("/classifier-worker.js") for url in workers) == (pipeline == "worker"), workers
+        page.click("#camera-toggle")
+        wait_for(page, "window.emotionDetector.state === 'ready'", 30)
+        assert problems == []
+        page.close()
+    main, worker = faces["main"], faces["worker"]
+    assert all(abs(main["box"][key] - worker["box"][key]) < 1e-3 for key in ("x", "y", "width", "height"))
+    for ours, theirs in zip(main["probabilities"], worker["probabilities"], strict=True):
+        assert ours["label"] == theirs["label"]
+        assert abs(ours["probability"] - theirs["probability"]) < 1e-5, (main["probabilities"], worker["probabilities"])

@@ -1,9 +1,10 @@
 // Wires the page: loads backend, model and detector, then analyses photos, webcam frames, or pictures the embedding
 // page sends. Every analysis runs under a deadline, a failed or hung detector is rebuilt, a picture's result is
 // shown only if no newer picture was chosen meanwhile, and video faces are tracked and smoothed (timeline.js).
-import { analyse } from './analyse.js';
+import { analyse, classifyFaces, findFaces } from './analyse.js';
 import { chooseBackend } from './backend.js';
 import { load } from './classifier.js';
+import { ClassifierThread } from './classifier-thread.js';
 import { createFaceDetector } from './detector.js';
 import { announce, onCommand, originError, receiverOrigin } from './messages.js';
 import { DecodeError, SizeError, analysisSize, decodeToCanvas, drawForAnalysis, watchPhotoInputs } from './photo.js';
@@ -38,6 +39,10 @@ const page = (window.emotionDetector = {
   // Video: EMA time constant of the probabilities (ms; 0 = raw) and the lead another label needs to take over.
   options: { smoothingMs: numberParam('smoothing', 300), hysteresis: numberParam('hysteresis', 0.1) },
   detectorRestarts: 0,
+  // Where camera frames' faces are classified: 'main' (this thread, after detection) or, opted into with
+  // ?pipeline=worker, 'worker' (a worker, while this thread detects the next frame's faces) once it has loaded.
+  // Measured with bench/page_speed.py --variants: no faster on two busy cores, and later results (docs/page.md).
+  pipeline: 'main',
 });
 
 function setState(state, detail) {
@@ -134,6 +139,57 @@ async function main() {
   // One analysis, under a deadline on top of the detector's own (which also rebuilds the detector).
   function analyseWithDeadline(source) {
     return withTimeout(analyse(source, detector, classifier), page.timeouts.analysisMs * 1.5, 'Analysing the picture');
+  }
+
+  let thread = null; // the ClassifierThread once started and loaded
+  let threadStart = null;
+
+  /** Loads the classifier worker in the background the first time the camera starts (wasm backend only). */
+  function startClassifierThread() {
+    const wanted = params.get('pipeline') === 'worker' && page.backend === 'wasm' && typeof Worker === 'function'
+      && typeof OffscreenCanvas === 'function';
+    if (!wanted || threadStart) return;
+    const { wasmPath, modelUrl } = config;
+    threadStart = ClassifierThread.start({ wasmPath, modelUrl, metadata: classifier.metadata }).then((started) => {
+      thread = started;
+      page.pipeline = 'worker';
+    }, (error) => console.warn('Classifier worker unavailable; camera frames are classified on the page:', error));
+  }
+
+  function dropClassifierThread(error) {
+    if (!thread) return;
+    console.warn('Classifier worker failed; camera frames are classified on the page from now on:', error);
+    thread.terminate();
+    thread = null;
+    page.pipeline = 'main';
+  }
+
+  /**
+   * One camera frame. Resolves once its faces are found, with {result}: a Promise of the full result, already
+   * settled on this thread, still running in the worker otherwise.
+   */
+  async function analyseFrame(video) {
+    if (!thread) return { result: Promise.resolve(await analyseWithDeadline(video)) };
+    // The worker gets the frame as a bitmap, taken in the same task as the detector reads the video, so both see the
+    // same frame. The detector itself reads the video element: the browser scales a video and a bitmap differently.
+    const bitmap = createImageBitmap(video);
+    const deadline = page.timeouts.analysisMs * 1.5;
+    let found;
+    try {
+      const finding = findFaces(video, detector, classifier.preprocessing.face_crop);
+      found = await withTimeout(finding, deadline, 'Analysing the picture');
+    } catch (error) {
+      bitmap.then((frame) => frame.close(), () => {});
+      throw error;
+    }
+    const frame = await bitmap;
+    const worker = thread;
+    const classifying = withTimeout(classifyFaces(frame, found, worker), deadline, 'Classifying the faces');
+    const result = classifying.catch((error) => {
+      if (thread === worker) dropClassifierThread(error);
+      throw error;
+    });
+    return { result };
   }
 
   let pictureRun = 0; // each picture gets a number; only the newest one's result is shown
@@ -243,32 +299,45 @@ async function main() {
     const frames = new FaceTimeline(labels, page.options);
     timeline = frames;
     let lastCount = -1;
-    await frameLoop(async () => {
-      if (video.readyState < 2) return;
-      const capturedMs = performance.now();
-      let result;
-      const restarts = detector.recreated;
-      try {
-        analysisSize(video.videoWidth, video.videoHeight, 'The camera picture'); // throws for degenerate sizes
-        result = await analyseWithDeadline(video);
-      } catch (error) {
-        if (!live()) return;
-        console.error(error);
-        setState(failureState(error), failureDetail(error, detector.recreated > restarts));
-        lastCount = -1; // the next good frame says how many faces again
-        await new Promise((resolve) => setTimeout(resolve, 500)); // a failing detector is not hammered
-        return;
-      }
+    const failed = async (error, restarts) => {
+      if (!live()) return;
+      console.error(error);
+      setState(failureState(error), failureDetail(error, detector.recreated > restarts));
+      lastCount = -1; // the next good frame says how many faces again
+      await new Promise((resolve) => setTimeout(resolve, 500)); // a failing detector is not hammered
+    };
+    const shown = (result, capturedMs) => {
       if (!live()) return;
       const { faces, events } = frames.update(result.faces, capturedMs);
-      publish({ ...result, faces }, 'webcam', labels);
+      const latencyMs = performance.now() - capturedMs; // from the frame's capture to its result
+      publish({ ...result, faces, timings: { ...result.timings, latencyMs } }, 'webcam', labels);
       events.forEach(emit);
       if (faces.length !== lastCount) {
         lastCount = faces.length;
         if (lastCount === 0) setState('no-face');
         else setState('faces', `Camera running: ${lastCount} face${lastCount > 1 ? 's' : ''}.`);
       }
+    };
+    startClassifierThread();
+    let classifying = Promise.resolve(); // the previous frame's classification (and its publication)
+    await frameLoop(async () => {
+      if (video.readyState < 2) return;
+      const capturedMs = performance.now();
+      const restarts = detector.recreated;
+      let analysis;
+      try {
+        analysisSize(video.videoWidth, video.videoHeight, 'The camera picture'); // throws for degenerate sizes
+        analysis = await analyseFrame(video);
+      } catch (error) {
+        await classifying;
+        return failed(error, restarts);
+      }
+      // In the worker pipeline the previous frame was classified while this one's faces were found: wait for it,
+      // so that results come in order and at most one frame waits; this frame's classification then runs on.
+      await classifying;
+      classifying = analysis.result.then((result) => shown(result, capturedMs), (error) => failed(error, restarts));
     }, live, (fps) => ui.setFps(fps));
+    await classifying;
     frames.clear().forEach(emit);
   }
 

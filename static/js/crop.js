@@ -55,7 +55,8 @@ function axisWindow(start, size, outSize, imageSize) {
 
 /** Pixel size of anything the page analyses: image bitmap, canvas, image or video element. */
 export function sourceSize(source) {
-  if (source instanceof HTMLVideoElement) return { width: source.videoWidth, height: source.videoHeight };
-  if (source instanceof HTMLImageElement) return { width: source.naturalWidth, height: source.naturalHeight };
+  const is = (type) => typeof globalThis[type] === 'function' && source instanceof globalThis[type]; // none in a worker
+  if (is('HTMLVideoElement')) return { width: source.videoWidth, height: source.videoHeight };
+  if (is('HTMLImageElement')) return { width: source.naturalWidth, height: source.naturalHeight };
   return { width: source.width, height: source.height };
 }
