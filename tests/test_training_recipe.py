@@ -63,6 +63,16 @@ def test_a_bad_recipe_is_refused_naming_the_file_stage_and_option(tmp_path: Path
     assert str(path) in str(refused.value)
 
 
+def test_the_checked_in_recipe_is_the_one_that_made_the_shipped_model(tmp_path: Path) -> None:
+    metadata = json.loads((REPO / "converted_model" / "metadata.json").read_text())
+    recipe = load_recipe(SHIPPED_RECIPE)
+    exported = next(stage for stage in recipe.stages if stage.name == recipe.export["stage"])
+    config = stage_config(exported, tmp_path, data="fer2013.csv.gz", lapsrn=None, cache_dir=".cache")
+    assert json.loads(json.dumps(config.recipe())) == metadata["training"]["recipe"]
+    assert recipe.export.get("flip_average", False) == metadata["output"]["flip_average"]
+    assert bool(exported.options.get("teacher")) == bool(metadata["training"].get("teacher_sha256"))
+
+
 def test_the_shipped_recipe_resolves_every_stage(tmp_path: Path) -> None:
     recipe = load_recipe(SHIPPED_RECIPE)
     configs = {stage.name: stage_config(stage, tmp_path, data="fer2013.csv.gz", lapsrn=None, cache_dir=".cache")
