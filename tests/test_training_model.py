@@ -8,17 +8,8 @@ import pytest
 pytest.importorskip("tensorflow", reason="the training stack (training/requirements.txt) is not installed")
 
 from training.labels import EMOTIONS  # noqa: E402
-from training.model import ARCHITECTURES, build_model, inference_model  # noqa: E402
+from training.model import ARCHITECTURES, build_model, inference_model, multiply_adds  # noqa: E402
 from training.train import PreparedData, TrainConfig, teacher_targets  # noqa: E402
-
-
-def multiply_adds(model) -> int:
-    total = 0
-    for layer in model.layers:
-        if layer.__class__.__name__ == "Conv2D":
-            _, height, width, _ = layer.output.shape
-            total += height * width * int(np.prod(layer.kernel.shape))
-    return total
 
 
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
@@ -36,20 +27,37 @@ def test_pyramid_costs_less_than_half_of_vgg96_at_the_same_parameter_budget() ->
     assert multiply_adds(pyramid) < 0.5 * multiply_adds(vgg)
 
 
+def test_multiply_adds_count_every_convolution_at_its_output_size() -> None:
+    # pyramid width 16 by hand: output positions × 3·3 × channels in × channels out, block by block
+    stem = 48 * 48 * 9 * (1 * 16 + 16 * 24)
+    blocks = sum(size * size * 9 * (c_in * c_out + c_out * c_out)
+                 for size, c_in, c_out in ((24, 24, 48), (12, 48, 96), (6, 96, 192)))
+    assert multiply_adds(build_model(96, len(EMOTIONS), width=16, architecture="pyramid")) == stem + blocks
+    separable = build_model(96, len(EMOTIONS), width=16, architecture="separable")
+    separable_blocks = sum(size * size * (9 * c_in + c_in * c_out + 9 * c_out + c_out * c_out)
+                           for size, c_in, c_out in ((24, 24, 48), (12, 48, 96), (6, 96, 192)))
+    assert multiply_adds(separable) == stem + separable_blocks
+
+
 def test_unknown_architecture_is_named_in_the_error() -> None:
-    with pytest.raises(ValueError, match="'resnet'.*vgg96, pyramid"):
+    with pytest.raises(ValueError, match="'resnet'.*vgg96, pyramid, separable"):
         build_model(96, len(EMOTIONS), architecture="resnet")
 
 
-def test_teacher_targets_mix_labels_with_softened_teacher_probabilities(tmp_path) -> None:
-    rng = np.random.default_rng(1)
-    images = rng.integers(0, 256, (10, 96, 96), dtype=np.uint8)
-    labels = rng.integers(0, len(EMOTIONS), 10)
-    data = PreparedData(images, labels, images[:2], labels[:2], "sha")
+def random_faces_and_saved_teacher(tmp_path, count: int, size: int, seed: int):
+    """Random faces with labels, and a small untrained 96×96 teacher saved to disk."""
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, (count, size, size), dtype=np.uint8)
+    labels = rng.integers(0, len(EMOTIONS), count)
     teacher = build_model(96, len(EMOTIONS), width=8, architecture="pyramid")
-    teacher_path = tmp_path / "teacher.keras"
-    teacher.save(teacher_path)
-    config = TrainConfig(data="", teacher=str(teacher_path), distill_weight=0.25, distill_temperature=2.0)
+    teacher.save(tmp_path / "teacher.keras")
+    return PreparedData(images, labels, images[:2], labels[:2], "sha"), teacher, str(tmp_path / "teacher.keras")
+
+
+def test_teacher_targets_mix_labels_with_softened_teacher_probabilities(tmp_path) -> None:
+    data, teacher, teacher_path = random_faces_and_saved_teacher(tmp_path, count=10, size=96, seed=1)
+    images, labels = data.train_images, data.train_labels
+    config = TrainConfig(data="", teacher=teacher_path, distill_weight=0.25, distill_temperature=2.0)
 
     targets = teacher_targets(config, data, tmp_path)
 
@@ -62,3 +70,20 @@ def test_teacher_targets_mix_labels_with_softened_teacher_probabilities(tmp_path
     assert list(tmp_path.glob("teacher-*.npy")), "the teacher's probabilities are cached in the run folder"
     np.testing.assert_allclose(teacher_targets(config, data, tmp_path), targets, atol=1e-6)
     assert teacher_targets(TrainConfig(data=""), data, tmp_path) is None
+
+
+def test_a_48_pixel_student_distils_from_the_96_pixel_teacher_seeing_lapsrn_faces(tmp_path) -> None:
+    from tests.shared_assets import lapsrn_model
+    from training.superres import upscale_cached
+
+    lapsrn = lapsrn_model()
+    data, teacher, teacher_path = random_faces_and_saved_teacher(tmp_path, count=4, size=48, seed=2)
+    faces = data.train_images
+    config = TrainConfig(data="", teacher=teacher_path, distill_weight=1.0, distill_temperature=1.0,
+                         superres=False, lapsrn=str(lapsrn), cache_dir=str(tmp_path / "cache"))
+
+    targets = teacher_targets(config, data, tmp_path)
+
+    upscaled = upscale_cached(faces, lapsrn, str(tmp_path / "cache"))
+    expected = inference_model(teacher).predict(upscaled[..., None] / 255.0, verbose=0)
+    np.testing.assert_allclose(targets, expected, atol=1e-5)

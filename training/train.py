@@ -136,11 +136,16 @@ def teacher_targets(config: TrainConfig, data: PreparedData, run_dir: Path) -> n
         from training.model import inference_model
 
         teacher = inference_model(keras.models.load_model(config.teacher, compile=False))
-        if teacher.input_shape[1] != data.train_images.shape[1]:
+        faces = data.train_images
+        if teacher.input_shape[1] == 96 and faces.shape[1] == 48:
+            # A 48×48 student (the LapSRN ablation's other arm) learns from the same targets as a 96×96 one:
+            # the teacher sees its own input, the LapSRN-upscaled faces.
+            faces = prepare_images(faces, True, config.lapsrn, config.cache_dir)
+        if teacher.input_shape[1] != faces.shape[1]:
             raise ValueError(f"{config.teacher}: teacher input {teacher.input_shape[1:3]} differs from the "
                              f"training faces {data.train_images.shape[1:]}")
-        log.info("teacher %s: predicting %d training faces", config.teacher, len(data.train_images))
-        probabilities = teacher.predict(make_eval_dataset(data.train_images), verbose=0)
+        log.info("teacher %s: predicting %d training faces", config.teacher, len(faces))
+        probabilities = teacher.predict(make_eval_dataset(faces), verbose=0)
         atomic_save_npy(cache, probabilities.astype(np.float32))
     softened = probabilities ** (1 / config.distill_temperature)
     softened /= softened.sum(axis=1, keepdims=True)
