@@ -224,17 +224,22 @@ def add_parser(commands, add_data_options) -> None:
     parser.add_argument("--out", default="converted_model")
     parser.add_argument("--val-split", default="PublicTest", help="split whose metrics go into metadata.json")
     parser.add_argument("--flip-average", action="store_true", help="average with the mirrored face in the model")
-    parser.add_argument("--float32", dest="quantize_float16", action="store_false",
-                        help="keep float32 weights (default: float16, half the download)")
+    _add_float32_flag(parser, "keep float32 weights (default: float16, half the download)")
     parser.set_defaults(run=_run)
 
     litert = commands.add_parser("export-litert", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                                  help="(re)write model.tflite, for the Python package, in an exported model folder")
     litert.add_argument("--model-dir", default="converted_model",
                         help="folder written by `export` (holds metadata.json and reference.keras)")
-    litert.add_argument("--float32", dest="quantize_float16", action="store_false",
-                        help="keep float32 weights (default: float16, as the TF.js model)")
+    _add_float32_flag(litert, "keep float32 weights (default: float16, as the TF.js model)")
     litert.set_defaults(run=_run_litert)
+
+
+def _add_float32_flag(parser: argparse.ArgumentParser, help_text: str) -> None:
+    # The parser-level default keeps "(default: True)" of the negated flag out of --help; the help text says it.
+    parser.set_defaults(quantize_float16=True)
+    parser.add_argument("--float32", dest="quantize_float16", action="store_false", default=argparse.SUPPRESS,
+                        help=help_text)
 
 
 def _run_litert(args: argparse.Namespace) -> int:
