@@ -70,6 +70,13 @@ def wait_until_loaded(page, timeout_s: float = PAGE_LOAD_TIMEOUT_S) -> str:
                           "&& window.emotionDetector.state", timeout_s)
 
 
+def start_camera(page, url: str) -> None:
+    """Opens the page at `url` (in a browser with a fake camera), waits for its models, and turns the camera on."""
+    page.goto(url)
+    assert wait_until_loaded(page) == "ready"
+    page.click("#camera-toggle")
+
+
 def analyse_photo(page, image_path: Path, timeout_s: float = 60) -> dict:
     """Gives the page a photo through its file input and returns the result it published."""
     before = page.evaluate("window.emotionDetector.results")

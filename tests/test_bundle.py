@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import analyse_photo, fake_camera_args, serve, wait_for, wait_until_loaded
+from tests.browser import analyse_photo, fake_camera_args, serve, start_camera, wait_for, wait_until_loaded
 from tests.conftest import REPO
 from tests.images import astronaut_video_frames, write_y4m
 
@@ -115,11 +115,8 @@ def test_static_page_classifies_the_astronaut_with_no_other_server(browser, stat
 
 def test_static_page_runs_the_camera(launch_browser, static_server, tmp_path):
     video = write_y4m(astronaut_video_frames(), tmp_path / "astronaut.y4m")
-    browser = launch_browser(tuple(fake_camera_args(video)))
-    page = browser.new_page()
-    page.goto(static_server + "/")
-    assert wait_until_loaded(page) == "ready"
-    page.click("#camera-toggle")
+    page = launch_browser(tuple(fake_camera_args(video))).new_page()
+    start_camera(page, static_server + "/")
     wait_for(page, "window.emotionDetector.results >= 3 && window.emotionDetector.lastResult.faces.length >= 1", 90)
     assert page.evaluate("window.emotionDetector.lastResult.width") == 640
     page.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import fake_camera_args, wait_for, wait_until_loaded
+from tests.browser import fake_camera_args, start_camera, wait_for, wait_until_loaded
 from tests.images import astronaut_video_frames, write_y4m
 
 
@@ -14,11 +14,8 @@ def face_video(tmp_path_factory):
 
 
 def test_camera_predictions_appear_and_keep_updating(launch_browser, live_server, face_video, metadata):
-    browser = launch_browser(tuple(fake_camera_args(face_video)))
-    page = browser.new_page()
-    page.goto(live_server + "/")
-    assert wait_until_loaded(page) == "ready"
-    page.click("#camera-toggle")
+    page = launch_browser(tuple(fake_camera_args(face_video))).new_page()
+    start_camera(page, live_server + "/")
     wait_for(page, "window.emotionDetector.results >= 1 && window.emotionDetector.lastResult.faces.length >= 1", 90)
     first = page.evaluate("window.emotionDetector.lastResult")
     assert (first["width"], first["height"]) == (640, 480)

@@ -150,7 +150,7 @@ async function main() {
       && typeof OffscreenCanvas === 'function';
     if (!wanted || threadStart) return;
     const { wasmPath, modelUrl } = config;
-    threadStart = ClassifierThread.start({ wasmPath, modelUrl, metadata: classifier.metadata }).then((started) => {
+    threadStart = ClassifierThread.start({ wasmPath, modelUrl }).then((started) => {
       thread = started;
       page.pipeline = 'worker';
     }, (error) => console.warn('Classifier worker unavailable; camera frames are classified on the page:', error));

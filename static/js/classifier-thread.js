@@ -2,11 +2,8 @@
 // The frame is an ImageBitmap handed over (transferred, not copied); the worker frees it.
 
 export class ClassifierThread {
-  constructor(worker, metadata) {
+  constructor(worker) {
     this.worker = worker;
-    this.metadata = metadata;
-    this.labels = metadata.labels;
-    this.preprocessing = metadata.preprocessing;
     this.requests = new Map(); // id → {resolve, reject}
     this.nextId = 0;
     worker.onmessage = ({ data }) => {
@@ -20,13 +17,13 @@ export class ClassifierThread {
 
   /**
    * Starts the worker and loads the model there: the TF.js files are the ones this page loaded.
-   * @param {{wasmPath: string, modelUrl: string, metadata: object}} options  metadata: the page's classifier's
+   * @param {{wasmPath: string, modelUrl: string}} options
    */
-  static async start({ wasmPath, modelUrl, metadata }) {
+  static async start({ wasmPath, modelUrl }) {
     const tfjsScript = document.querySelector('script[src*="/tf.es2017.min.js"]');
     if (!tfjsScript) throw new Error('the page loads no tf.es2017.min.js for the worker to use');
     const worker = new Worker(new URL('./classifier-worker.js', import.meta.url), { type: 'module' });
-    const thread = new ClassifierThread(worker, metadata);
+    const thread = new ClassifierThread(worker);
     const absolute = (url) => new URL(url, location.href).href;
     try {
       await thread.request({
