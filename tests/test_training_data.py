@@ -198,3 +198,24 @@ def test_command_line_reports_bad_input_without_a_traceback(tmp_path: Path) -> N
     assert completed.returncode == 2
     assert f"error: {path}, line 3: field 'pixels' has 10 values, expected 2304" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_part_of_training_can_be_held_out_for_model_selection(tmp_path: Path) -> None:
+    train, public = faces(20, seed=3), faces(7, seed=4)
+    path = tmp_path / "fer.csv"
+    path.write_bytes(fer_csv_bytes(train, "Training") + fer_csv_bytes(public, "PublicTest").split(b"\n", 1)[1])
+
+    kept, held_out = load_training_data(TrainConfig(data=str(path), train_split="Training[:-6]",
+                                                    val_split="training[-6:]"))
+
+    np.testing.assert_array_equal(kept.images, train.images[:14])
+    np.testing.assert_array_equal(held_out.images, train.images[14:])
+    np.testing.assert_array_equal(held_out.labels, train.labels[14:])
+    with pytest.raises(DataError, match=r"'Training\[:-5\]' and --val-split 'Training\[-6:\]' share 1 faces"):
+        load_training_data(TrainConfig(data=str(path), train_split="Training[:-5]", val_split="Training[-6:]"))
+    with pytest.raises(DataError, match=r"'Training' and --val-split 'Training\[-6:\]' share 6 faces"):
+        load_training_data(TrainConfig(data=str(path), train_split="Training", val_split="Training[-6:]"))
+    with pytest.raises(DataError, match=r"'Training\[-3\]': expected a split name, or NAME\[START:STOP\]"):
+        load_training_data(TrainConfig(data=str(path), val_split="Training[-3]"))
+    with pytest.raises(DataError, match=r"split 'PublicTest\[50:\]' selects none of the 7 faces of PublicTest"):
+        load_training_data(TrainConfig(data=str(path), val_split="PublicTest[50:]"))

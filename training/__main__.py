@@ -31,8 +31,11 @@ def _train_parser(commands) -> None:
     _add_data_options(parser)
     defaults = TrainConfig(data="")
     parser.add_argument("--run-dir", default=defaults.run_dir, help="run folder; an existing run there is resumed")
-    parser.add_argument("--train-split", default=defaults.train_split)
-    parser.add_argument("--val-split", default=defaults.val_split, help="validation split, for model selection")
+    parser.add_argument("--train-split", default=defaults.train_split,
+                        help="split to train on, or part of one in file order: Training[:-3000]")
+    parser.add_argument("--val-split", default=defaults.val_split,
+                        help="split for model selection (best epoch), e.g. Training[-3000:] to keep PublicTest "
+                             "for the final report only")
     parser.add_argument("--aux", action="append", default=[], help="auxiliary image folder added to training")
     parser.add_argument("--aux-classes", default="",
                         help=f"comma-separated classes to take from --aux ({','.join(EMOTIONS)})")

@@ -10,6 +10,7 @@ import csv
 import gzip
 import io
 import logging
+import re
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
@@ -225,12 +226,44 @@ def _warn_skipped(source: Path, skipped: list[str]) -> None:
         log.warning("%s: skipped %d bad row(s)/file(s); first: %s", source, len(skipped), skipped[0])
 
 
+SPLIT_PART = re.compile(r"^(?P<name>[^\[\]]+)\[(?P<start>-?\d*):(?P<stop>-?\d*)\]$")
+
+
+def parse_split(name: str) -> tuple[str, slice | None]:
+    """``"Training"`` → ("Training", None); ``"Training[-3000:]"`` → ("Training", slice(-3000, None)): a part of a
+    split in file order, so that model selection can use faces held out of Training instead of PublicTest."""
+    if "[" not in name and "]" not in name:
+        return name, None
+    match = SPLIT_PART.match(name)
+    if not match:
+        raise DataError(f"split {name!r}: expected a split name, or NAME[START:STOP] for part of one (Python "
+                        "slice bounds over its faces in file order), e.g. Training[:-3000] and Training[-3000:]")
+    start, stop = (int(text) if text else None for text in (match["start"], match["stop"]))
+    return match["name"], slice(start, stop)
+
+
 def pick_split(splits: dict[str, FaceSet], name: str, source: str | Path) -> FaceSet:
-    """The split called ``name`` (case-insensitive), or a DataError listing the splits there are."""
+    """The split called ``name`` (case-insensitive) or a part of it (``Training[-3000:]``), or a DataError listing
+    the splits there are."""
+    base, part = parse_split(name)
     for key, faces in splits.items():
-        if key.lower() == name.lower():
-            return faces
-    raise DataError(f"{source}: no split {name!r}; it has {', '.join(sorted(splits))}")
+        if key.lower() == base.lower():
+            if part is None:
+                return faces
+            picked = FaceSet(faces.images[part], faces.labels[part], faces.skipped)
+            if not len(picked):
+                raise DataError(f"{source}: split {name!r} selects none of the {len(faces)} faces of {key}")
+            return picked
+    raise DataError(f"{source}: no split {base!r}; it has {', '.join(sorted(splits))}")
+
+
+def overlapping_faces(split_a: str, split_b: str, sizes: dict[str, int]) -> int:
+    """How many faces two split names (parts allowed) share, given each split's size by lower-case name."""
+    (base_a, part_a), (base_b, part_b) = parse_split(split_a), parse_split(split_b)
+    if base_a.lower() != base_b.lower() or base_a.lower() not in sizes:
+        return 0
+    indices = range(sizes[base_a.lower()])
+    return len(set(indices[part_a or slice(None)]) & set(indices[part_b or slice(None)]))
 
 
 def fer_csv_bytes(faces: FaceSet, usage: str) -> bytes:

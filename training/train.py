@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from training.augment import AugmentConfig, augment_batch
-from training.data import FaceSet, load_auxiliary, load_dataset, pick_split
+from training.data import DataError, FaceSet, load_auxiliary, load_dataset, overlapping_faces, pick_split
 from training.files import atomic_save_npy, atomic_write, atomic_write_json, sha256_arrays, sha256_file
 from training.labels import EMOTIONS
 from training.superres import lapsrn_path, upscale_cached
@@ -79,6 +79,11 @@ class PreparedData:
 
 def load_training_data(config: TrainConfig) -> tuple[FaceSet, FaceSet]:
     splits = load_dataset(config.data, skip_bad=config.skip_bad)
+    shared = overlapping_faces(config.train_split, config.val_split, {key.lower(): len(faces)
+                                                                      for key, faces in splits.items()})
+    if shared:
+        raise DataError(f"{config.data}: --train-split {config.train_split!r} and --val-split {config.val_split!r} "
+                        f"share {shared} faces; model selection needs faces the network never trained on")
     train = pick_split(splits, config.train_split, config.data)
     val = pick_split(splits, config.val_split, config.data)
     if config.aux:
