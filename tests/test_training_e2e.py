@@ -92,6 +92,26 @@ def test_evaluate_writes_metrics_and_confusion_matrix(tiny_run: dict) -> None:
     assert (out / "confusion_PublicTest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_evaluate_averages_an_ensemble_and_needs_its_own_folder(tiny_run: dict) -> None:
+    common = ["--data", str(tiny_run["csv"]), "--split", "PublicTest", "--lapsrn", str(lapsrn_model()),
+              "--cache-dir", str(tiny_run["cache"])]
+    models = ["--model", str(tiny_run["run"] / "best.keras"), "--model", str(tiny_run["run"] / "last.keras")]
+    refused = subprocess.run([sys.executable, "-m", "training", "evaluate", *models, *common], cwd=REPO,
+                             capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert refused.returncode == 2 and "--out" in refused.stderr
+
+    single = json.loads(run_cli("evaluate", "--model", str(tiny_run["run"] / "best.keras"), *common, "--out",
+                                str(tiny_run["root"] / "eval_single")).stdout.strip().splitlines()[-1])
+    twice = json.loads(run_cli("evaluate", "--model", str(tiny_run["run"] / "best.keras"), "--model",
+                               str(tiny_run["run"] / "best.keras"), *common, "--out",
+                               str(tiny_run["root"] / "eval_twice")).stdout.strip().splitlines()[-1])
+    assert twice["accuracy"] == single["accuracy"] and twice["macro_f1"] == single["macro_f1"]
+    run_cli("evaluate", *models, *common, "--out", str(tiny_run["root"] / "eval_pair"))
+    metrics = json.loads((tiny_run["root"] / "eval_pair" / "metrics_PublicTest.json").read_text())
+    assert metrics["model"] == [str(tiny_run["run"] / "best.keras"), str(tiny_run["run"] / "last.keras")]
+    assert sum(map(sum, metrics["confusion_matrix"])) == 64
+
+
 @pytest.fixture(scope="module")
 def tiny_export(tiny_run: dict) -> Path:
     out = tiny_run["root"] / "converted"

@@ -57,7 +57,7 @@ def random_faces_and_saved_teacher(tmp_path, count: int, size: int, seed: int):
 def test_teacher_targets_mix_labels_with_softened_teacher_probabilities(tmp_path) -> None:
     data, teacher, teacher_path = random_faces_and_saved_teacher(tmp_path, count=10, size=96, seed=1)
     images, labels = data.train_images, data.train_labels
-    config = TrainConfig(data="", teacher=teacher_path, distill_weight=0.25, distill_temperature=2.0)
+    config = TrainConfig(data="", teachers=[teacher_path], distill_weight=0.25, distill_temperature=2.0)
 
     targets = teacher_targets(config, data, tmp_path)
 
@@ -79,7 +79,7 @@ def test_a_48_pixel_student_distils_from_the_96_pixel_teacher_seeing_lapsrn_face
     lapsrn = lapsrn_model()
     data, teacher, teacher_path = random_faces_and_saved_teacher(tmp_path, count=4, size=48, seed=2)
     faces = data.train_images
-    config = TrainConfig(data="", teacher=teacher_path, distill_weight=1.0, distill_temperature=1.0,
+    config = TrainConfig(data="", teachers=[teacher_path], distill_weight=1.0, distill_temperature=1.0,
                          superres=False, lapsrn=str(lapsrn), cache_dir=str(tmp_path / "cache"))
 
     targets = teacher_targets(config, data, tmp_path)
@@ -87,3 +87,20 @@ def test_a_48_pixel_student_distils_from_the_96_pixel_teacher_seeing_lapsrn_face
     upscaled = upscale_cached(faces, lapsrn, str(tmp_path / "cache"))
     expected = inference_model(teacher).predict(upscaled[..., None] / 255.0, verbose=0)
     np.testing.assert_allclose(targets, expected, atol=1e-5)
+
+
+def test_an_ensemble_of_flip_averaged_teachers_gives_their_mean_probabilities(tmp_path) -> None:
+    data, first, first_path = random_faces_and_saved_teacher(tmp_path, count=6, size=96, seed=3)
+    second = build_model(96, len(EMOTIONS), width=8, architecture="pyramid")
+    second.save(tmp_path / "second.keras")
+    config = TrainConfig(data="", teachers=[first_path, str(tmp_path / "second.keras")], teacher_flip_average=True,
+                         distill_weight=1.0, distill_temperature=1.0)
+
+    targets = teacher_targets(config, data, tmp_path)
+
+    faces = data.train_images[..., None] / 255.0
+    expected = np.mean([inference_model(teacher, flip_average=True).predict(faces, verbose=0)
+                        for teacher in (first, second)], axis=0)
+    np.testing.assert_allclose(targets, expected, atol=1e-5)
+    assert len(list(tmp_path.glob("teacher-*-flip.npy"))) == 2, "each teacher's probabilities are cached"
+    assert "teacher_flip_average" in config.recipe() and "teacher_flip_average" not in TrainConfig(data="").recipe()

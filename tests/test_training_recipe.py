@@ -29,7 +29,7 @@ precision = "float32"
 
 [[stage]]
 name = "student"
-teacher = "teacher"
+teachers = ["teacher"]
 architecture = "pyramid"
 width = 4
 epochs = 2
@@ -46,7 +46,9 @@ stage = "student"
     ('[[stage]]\nname = "a"\nepoch = 3\n', r"stage 1 \(a\): unknown option\(s\) \['epoch'\]"),
     ('[[stage]]\nname = "a"\nepochs = "3"\n', r"stage 1 \(a\): epochs = '3' should be int"),
     ('[[stage]]\nname = "a"\nlearning_rate = true\n', r"learning_rate = True should be int or float"),
-    ('[[stage]]\nname = "a"\nteacher = "b"\n[[stage]]\nname = "b"\n', r"teacher = 'b' must name an earlier stage"),
+    ('[[stage]]\nname = "a"\nteachers = ["b"]\n[[stage]]\nname = "b"\n', r"teachers: 'b' must name an earlier stage"),
+    ('[[stage]]\nname = "a"\ninit_from = "a"\n', r"init_from = 'a' must name an earlier stage"),
+    ('[[stage]]\nname = "a"\nteachers = "b"\n', r"teachers = 'b' should be list"),
     ('[[stage]]\nname = "a"\n[[stage]]\nname = "a"\n', r"stage 2: the name 'a' is used twice"),
     ('[[stage]]\nname = "../a"\n', r"stage 1: 'name' must be a plain folder name"),
     ('[[stage]]\nname = "a"\n[export]\nstage = "z"\n', r"\[export\] stage = 'z' names no stage"),
@@ -70,7 +72,9 @@ def test_the_checked_in_recipe_is_the_one_that_made_the_shipped_model(tmp_path: 
     config = stage_config(exported, tmp_path, data="fer2013.csv.gz", lapsrn=None, cache_dir=".cache")
     assert json.loads(json.dumps(config.recipe())) == metadata["training"]["recipe"]
     assert recipe.export.get("flip_average", False) == metadata["output"]["flip_average"]
-    assert bool(exported.options.get("teacher")) == bool(metadata["training"].get("teacher_sha256"))
+    # A model exported before ensembles records one "teacher_sha256" instead of the list.
+    recorded = metadata["training"].get("teachers_sha256") or [metadata["training"].get("teacher_sha256")]
+    assert len(exported.options.get("teachers", [])) == len([digest for digest in recorded if digest])
 
 
 def test_the_shipped_recipe_resolves_every_stage(tmp_path: Path) -> None:
@@ -78,7 +82,7 @@ def test_the_shipped_recipe_resolves_every_stage(tmp_path: Path) -> None:
     configs = {stage.name: stage_config(stage, tmp_path, data="fer2013.csv.gz", lapsrn=None, cache_dir=".cache")
                for stage in recipe.stages}
     student = configs[recipe.export["stage"]]
-    assert student.teacher == str(tmp_path / "teacher" / "best.keras")
+    assert student.teachers == [str(tmp_path / "teacher" / "best.keras")]
     assert configs["teacher"].init_from == str(tmp_path / "teacher_stage1" / "best.keras")
 
 
@@ -98,7 +102,7 @@ def test_a_two_stage_recipe_trains_distils_and_exports_with_one_command(tmp_path
 
     metadata = json.loads((out / "metadata.json").read_text())
     teacher, student = runs / "teacher", runs / "student"
-    assert metadata["training"]["teacher_sha256"] == sha256_file(teacher / "best.keras")
+    assert metadata["training"]["teachers_sha256"] == [sha256_file(teacher / "best.keras")]
     assert metadata["training"]["checkpoint_sha256"] == sha256_file(student / "best.keras")
     assert metadata["training"]["recipe"]["architecture"] == "pyramid"
     assert metadata["training"]["recipe"]["augment"]["noise"] == pytest.approx(0.03)

@@ -42,8 +42,9 @@ def _train_parser(commands) -> None:
     parser.add_argument("--no-superres", dest="superres", action="store_false", help="train on 48×48 faces")
     parser.add_argument("--init-from", default=None,
                         help="start from a checkpoint's weights, e.g. a first stage's best.keras (fine-tuning stage)")
-    parser.add_argument("--teacher", default=None,
-                        help="distil from this model as well as the labels, e.g. an exported reference.keras")
+    parser.add_argument("--teacher", dest="teachers", action="append", default=[],
+                        help="distil from this model as well as the labels, e.g. an exported reference.keras; "
+                             "repeat it to distil from an ensemble (probabilities averaged)")
     parser.add_argument("--architecture", default=defaults.architecture,
                         help="network shape: vgg96 or pyramid (see training/model.py)")
     parser.add_argument("--limit", type=int, default=0, help="only the first N faces of each split (smoke tests)")
@@ -52,6 +53,8 @@ def _train_parser(commands) -> None:
                  "distill_temperature"):
         value = getattr(defaults, name)
         parser.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
+    parser.add_argument("--teacher-flip-average", action="store_true",
+                        help="each teacher averages its probabilities with those of the mirrored face")
     for item in dataclasses.fields(AugmentConfig):
         if item.name == "erase_area":
             continue
@@ -90,7 +93,7 @@ def _train(args: argparse.Namespace) -> int:
         data=args.data, run_dir=args.run_dir, train_split=args.train_split, val_split=args.val_split, aux=args.aux,
         aux_classes=[c for c in args.aux_classes.split(",") if c], superres=args.superres, lapsrn=args.lapsrn,
         cache_dir=args.cache_dir, limit=args.limit, skip_bad=args.skip_bad, augment=augment, init_from=args.init_from,
-        teacher=args.teacher, architecture=args.architecture,
+        teachers=args.teachers, teacher_flip_average=args.teacher_flip_average, architecture=args.architecture,
         **{name: getattr(args, name) for name in ("epochs", "batch_size", "learning_rate", "warmup_epochs",
                                                   "weight_decay", "label_smoothing", "class_weight_power", "width",
                                                   "dropout", "patience", "seed", "precision",

@@ -102,22 +102,28 @@ def format_report(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def evaluate(model_path: str, data: str, split: str, out_dir: str, lapsrn: str | None, cache_dir: str,
+def evaluate(model_paths: list[str], data: str, split: str, out_dir: str, lapsrn: str | None, cache_dir: str,
              skip_bad: bool = False, flip_average: bool = False, upscale: str = "lapsrn") -> dict:
+    """Metrics of one model, or of several whose probabilities are averaged (an ensemble), on one split."""
     import keras
 
     from training.model import inference_model
 
     faces = pick_split(load_dataset(data, skip_bad=skip_bad), split, data)
-    model = inference_model(keras.models.load_model(model_path, compile=False), flip_average=flip_average)
-    probabilities = predict_probabilities(model, faces.images, lapsrn, cache_dir, upscale)
+    probabilities = np.zeros((len(faces.labels), len(EMOTIONS)), np.float64)
+    for model_path in model_paths:
+        model = inference_model(keras.models.load_model(model_path, compile=False), flip_average=flip_average)
+        probabilities += predict_probabilities(model, faces.images, lapsrn, cache_dir, upscale)
+    probabilities /= len(model_paths)
     metrics = classification_metrics(faces.labels, probabilities.argmax(axis=1))
-    metrics.update(model=str(model_path), data=str(data), split=split, flip_average=flip_average, upscale=upscale)
+    title = Path(model_paths[0]).name if len(model_paths) == 1 else f"ensemble of {len(model_paths)}"
+    metrics.update(model=str(model_paths[0]) if len(model_paths) == 1 else [str(m) for m in model_paths],
+                   data=str(data), split=split, flip_average=flip_average, upscale=upscale)
     out = Path(out_dir)
     name = split if upscale == "lapsrn" else f"{split}_{upscale}"
     atomic_write_json(out / f"metrics_{name}.json", metrics)
-    save_confusion_png(metrics, out / f"confusion_{name}.png", f"{Path(model_path).name} on {split} ({upscale})")
-    log.info("%s on %s/%s:\n%s", model_path, Path(data).name, split, format_report(metrics))
+    save_confusion_png(metrics, out / f"confusion_{name}.png", f"{title} on {split} ({upscale})")
+    log.info("%s on %s/%s:\n%s", title, Path(data).name, split, format_report(metrics))
     log.info("wrote %s and %s", out / f"metrics_{name}.json", out / f"confusion_{name}.png")
     return metrics
 
@@ -126,9 +132,12 @@ def add_parser(commands, add_data_options) -> None:
     parser = commands.add_parser("evaluate", help="accuracy, macro-F1, per-class metrics, confusion matrix",
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_data_options(parser)
-    parser.add_argument("--model", required=True, help="a .keras checkpoint, e.g. runs/lapsrn_x2/best.keras")
+    parser.add_argument("--model", required=True, action="append",
+                        help="a .keras checkpoint, e.g. runs/lapsrn_x2/best.keras; repeat it to evaluate an ensemble "
+                             "(probabilities averaged)")
     parser.add_argument("--split", default="PublicTest", help="split to evaluate (PublicTest, PrivateTest, Test…)")
-    parser.add_argument("--out", default=None, help="output folder (default: the checkpoint's folder)")
+    parser.add_argument("--out", default=None,
+                        help="output folder (default: the checkpoint's folder; required for an ensemble)")
     parser.add_argument("--flip-average", action="store_true", help="average with the mirrored face, as exported")
     parser.add_argument("--upscale", choices=UPSCALERS, default="lapsrn",
                         help="how 48×48 faces reach a 96×96 model: LapSRN as in training, or bilinear as in the page")
@@ -138,7 +147,10 @@ def add_parser(commands, add_data_options) -> None:
 def _run(args: argparse.Namespace) -> int:
     if not args.data:
         raise ValueError("no dataset: pass --data PATH/fer2013.csv(.gz) or set $FER2013_CSV")
-    out = args.out or str(Path(args.model).parent)
+    if len(args.model) > 1 and not args.out:
+        raise ValueError("--model given more than once (an ensemble): pass --out FOLDER for its metrics, so that no "
+                         "single checkpoint's metrics are overwritten")
+    out = args.out or str(Path(args.model[0]).parent)
     metrics = evaluate(args.model, args.data, args.split, out, args.lapsrn, args.cache_dir, args.skip_bad,
                        args.flip_average, args.upscale)
     print(json.dumps({k: metrics[k] for k in ("split", "upscale", "faces", "accuracy", "macro_f1")}))

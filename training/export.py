@@ -170,8 +170,10 @@ def export(run_dir: str, data: str, out_dir: str, lapsrn: str | None, cache_dir:
                 "recipe": config["recipe"],
                 "init_from": config.get("init_from"),  # a fine-tuning stage starts from this checkpoint
                 "init_from_sha256": config.get("init_from_sha256"),
-                "teacher": config.get("teacher"),  # distilled from this model's probabilities
-                "teacher_sha256": config.get("teacher_sha256"),
+                # distilled from these models' probabilities; a run folder from before ensembles names one "teacher"
+                "teachers": config.get("teachers", [config["teacher"]] if config.get("teacher") else []),
+                "teachers_sha256": config.get("teachers_sha256",
+                                              [config["teacher_sha256"]] if config.get("teacher_sha256") else []),
                 "input_size": config["input_size"],
                 "superres": "LapSRN x2 (cv2.dnn_superres)" if config["recipe"]["superres"] else None,
                 "train_faces": config["train_faces"],

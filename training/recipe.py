@@ -3,10 +3,10 @@
     python -m training recipe training/recipes/shipped.toml --runs ~/emotion-runs/shipped
 
 A recipe is a TOML file. Each ``[[stage]]`` is one ``train`` run in ``RUNS/<name>``; its keys are ``train``'s
-options with underscores (``learning_rate``, ``aug_erase_probability``…). ``init_from`` and ``teacher`` may name an
-earlier stage, which stands for that stage's ``best.keras``. ``[export]`` names the stage to export and ``export``'s
-options. A stage resumes where it stopped and a finished stage is skipped, so the same command continues an
-interrupted recipe at any point.
+options with underscores (``learning_rate``, ``aug_erase_probability``…). ``init_from`` names an earlier stage,
+which stands for that stage's ``best.keras``; ``teachers`` is a list of earlier stages. ``[export]`` names the
+stage to export and ``export``'s options. A stage resumes where it stopped and a finished stage is skipped, so the
+same command continues an interrupted recipe at any point.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ EXPORT_KEYS = {"stage", "flip_average", "float16", "val_split"}
 @dataclass
 class Stage:
     name: str
-    options: dict  # TrainConfig fields, aug_* for AugmentConfig; init_from/teacher may name an earlier stage
+    options: dict  # TrainConfig fields, aug_* for AugmentConfig; init_from and teachers name earlier stages
 
 
 @dataclass
@@ -72,9 +72,12 @@ def load_recipe(path: str | Path) -> Recipe:
                 kinds = expected if isinstance(expected, tuple) else (expected,)
                 names = " or ".join(kind.__name__ for kind in kinds)
                 raise ValueError(f"{where} ({name}): {key} = {value!r} should be {names}")
-        for key in ("init_from", "teacher"):
-            if key in options and options[key] not in {stage.name for stage in stages}:
-                raise ValueError(f"{where} ({name}): {key} = {options[key]!r} must name an earlier stage")
+        earlier = {stage.name for stage in stages}
+        if "init_from" in options and options["init_from"] not in earlier:
+            raise ValueError(f"{where} ({name}): init_from = {options['init_from']!r} must name an earlier stage")
+        for teacher in options.get("teachers", []):
+            if not isinstance(teacher, str) or teacher not in earlier:
+                raise ValueError(f"{where} ({name}): teachers: {teacher!r} must name an earlier stage")
         stages.append(Stage(name, options))
     if not stages:
         raise ValueError(f"{path}: no [[stage]] tables")
@@ -89,7 +92,7 @@ def load_recipe(path: str | Path) -> Recipe:
 
 
 def _expected_type(key: str) -> type | tuple[type, ...]:
-    if key in ("init_from", "teacher"):
+    if key == "init_from":
         return str
     default = getattr(AugmentConfig(), key.removeprefix("aug_")) if key in AUGMENT_KEYS else getattr(
         TrainConfig(data=""), key)
@@ -101,9 +104,9 @@ def _expected_type(key: str) -> type | tuple[type, ...]:
 def stage_config(stage: Stage, runs: Path, data: str, lapsrn: str | None, cache_dir: str,
                  skip_bad: bool = False) -> TrainConfig:
     options = dict(stage.options)
-    for key in ("init_from", "teacher"):
-        if key in options:
-            options[key] = str(runs / options[key] / "best.keras")
+    if "init_from" in options:
+        options["init_from"] = str(runs / options["init_from"] / "best.keras")
+    options["teachers"] = [str(runs / teacher / "best.keras") for teacher in options.get("teachers", [])]
     augment = {key.removeprefix("aug_"): options.pop(key) for key in list(options) if key in AUGMENT_KEYS}
     if "erase_area" in augment:
         augment["erase_area"] = tuple(augment["erase_area"])

@@ -50,8 +50,9 @@ class TrainConfig:
     patience: int = 8
     seed: int = 1337
     init_from: str | None = None  # start from this checkpoint's weights (a second, fine-tuning stage)
-    teacher: str | None = None  # distil from this model (e.g. an exported reference.keras) as well as the labels
-    distill_weight: float = 0.5  # share of the target taken from the teacher, when there is one
+    teachers: list[str] = field(default_factory=list)  # distil from these models' averaged probabilities too
+    teacher_flip_average: bool = False  # each teacher averages its output with that of the mirrored face
+    distill_weight: float = 0.5  # share of the target taken from the teachers, when there are any
     distill_temperature: float = 2.0  # softens the teacher's probabilities
     precision: str = "mixed_bfloat16"  # bf16 compute runs ~30% faster on CPUs with AVX512-BF16; export is float32
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -63,8 +64,11 @@ class TrainConfig:
     def recipe(self) -> dict:
         """What determines the trained weights (paths and run bookkeeping left out): a resume must match it."""
         fields = asdict(self)
-        for key in ("run_dir", "lapsrn", "cache_dir", "data", "aux", "init_from", "teacher"):
+        for key in ("run_dir", "lapsrn", "cache_dir", "data", "aux", "init_from", "teachers"):
             fields.pop(key)
+        if not self.teacher_flip_average:
+            # Left out when off, so that runs and models recorded before the option existed still match.
+            fields.pop("teacher_flip_average")
         return fields
 
 
@@ -125,37 +129,43 @@ def class_weights(labels: np.ndarray, power: float) -> np.ndarray:
 
 
 def teacher_targets(config: TrainConfig, data: PreparedData, run_dir: Path) -> np.ndarray | None:
-    """Training targets mixing the one-hot labels with the teacher's softened probabilities.
+    """Training targets mixing the one-hot labels with the teachers' averaged, softened probabilities.
 
-    The teacher sees each face once, unaugmented (offline distillation: minutes, not a second network per step);
+    Each teacher sees each face once, unaugmented (offline distillation: minutes, not a second network per step);
     its probabilities are cached in the run folder, keyed by the teacher's hash.
     """
-    if not config.teacher:
+    if not config.teachers:
         return None
-    cache = run_dir / f"teacher-{sha256_file(config.teacher)[:16]}.npy"
-    if cache.exists():
-        probabilities = np.load(cache)
-    else:
-        import keras
-
-        from training.model import inference_model
-
-        teacher = inference_model(keras.models.load_model(config.teacher, compile=False))
-        faces = data.train_images
-        if teacher.input_shape[1] == 96 and faces.shape[1] == 48:
-            # A 48×48 student (the LapSRN ablation's other arm) learns from the same targets as a 96×96 one:
-            # the teacher sees its own input, the LapSRN-upscaled faces.
-            faces = prepare_images(faces, True, config.lapsrn, config.cache_dir)
-        if teacher.input_shape[1] != faces.shape[1]:
-            raise ValueError(f"{config.teacher}: teacher input {teacher.input_shape[1:3]} differs from the "
-                             f"training faces {data.train_images.shape[1:]}")
-        log.info("teacher %s: predicting %d training faces", config.teacher, len(faces))
-        probabilities = teacher.predict(make_eval_dataset(faces), verbose=0)
-        atomic_save_npy(cache, probabilities.astype(np.float32))
+    probabilities = np.mean([teacher_probabilities(teacher, config, data, run_dir) for teacher in config.teachers],
+                            axis=0)
     softened = probabilities ** (1 / config.distill_temperature)
     softened /= softened.sum(axis=1, keepdims=True)
     one_hot = np.eye(len(EMOTIONS), dtype=np.float32)[data.train_labels]
     return ((1 - config.distill_weight) * one_hot + config.distill_weight * softened).astype(np.float32)
+
+
+def teacher_probabilities(teacher_path: str, config: TrainConfig, data: PreparedData, run_dir: Path) -> np.ndarray:
+    flip = config.teacher_flip_average
+    cache = run_dir / f"teacher-{sha256_file(teacher_path)[:16]}{'-flip' if flip else ''}.npy"
+    if cache.exists():
+        return np.load(cache)
+    import keras
+
+    from training.model import inference_model
+
+    teacher = inference_model(keras.models.load_model(teacher_path, compile=False), flip_average=flip)
+    faces = data.train_images
+    if teacher.input_shape[1] == 96 and faces.shape[1] == 48:
+        # A 48×48 student (the LapSRN ablation's other arm) learns from the same targets as a 96×96 one:
+        # the teacher sees its own input, the LapSRN-upscaled faces.
+        faces = prepare_images(faces, True, config.lapsrn, config.cache_dir)
+    if teacher.input_shape[1] != faces.shape[1]:
+        raise ValueError(f"{teacher_path}: teacher input {teacher.input_shape[1:3]} differs from the "
+                         f"training faces {data.train_images.shape[1:]}")
+    log.info("teacher %s: predicting %d training faces%s", teacher_path, len(faces), " and their mirror images" * flip)
+    probabilities = teacher.predict(make_eval_dataset(faces), verbose=0).astype(np.float32)
+    atomic_save_npy(cache, probabilities)
+    return probabilities
 
 
 def make_train_dataset(data: PreparedData, config: TrainConfig, first_epoch: int, targets: np.ndarray | None = None):
@@ -315,8 +325,8 @@ def train(config: TrainConfig) -> Path:
             init_sha256 = sha256_file(config.init_from)
             log.info("starting from the weights of %s", config.init_from)
         atomic_write_json(run_dir / "config.json", {
-            "init_from": config.init_from, "init_from_sha256": init_sha256, "teacher": config.teacher,
-            "teacher_sha256": sha256_file(config.teacher) if config.teacher else None,
+            "init_from": config.init_from, "init_from_sha256": init_sha256, "teachers": config.teachers,
+            "teachers_sha256": [sha256_file(teacher) for teacher in config.teachers],
             "recipe": config.recipe(), "data": config.data, "aux": config.aux, "data_sha256": data.data_sha256,
             "train_faces": len(data.train_labels), "val_faces": len(data.val_labels),
             "train_class_counts": np.bincount(data.train_labels, minlength=len(EMOTIONS)).tolist(),
