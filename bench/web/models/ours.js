@@ -3,17 +3,12 @@
 import { load } from '/static/js/classifier.js';
 import { createFaceDetector } from '/static/js/detector.js';
 import { analyse } from '/static/js/analyse.js';
-import { loadScript, WASM_PATH } from '../common.js';
+import { loadTfjs } from '../common.js';
 
 export const name = 'ours';
 
 export async function create({ backend, modelUrl }) {
-  await loadScript('/node_modules/@tensorflow/tfjs/dist/tf.min.js');
-  await loadScript('/node_modules/@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.min.js');
-  const tf = globalThis.tf;
-  tf.wasm.setWasmPaths(new URL(WASM_PATH, location.href).href);
-  if (!(await tf.setBackend(backend))) throw new Error(`TF.js backend ${backend} unavailable`);
-  await tf.ready();
+  const tf = await loadTfjs(backend);
   const classifier = await load({ modelUrl });
   let detector = null;
   const scores = (entries) => entries.map((entry) => entry.probability);
