@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from tests.shared_assets import fer2013_csv
-from training.data import DataError, FaceSet, fer_csv_bytes, load_auxiliary, load_dataset
+from training.data import DataError, FaceSet, fer_csv_bytes, load_auxiliary, load_dataset, overlapping_faces
 from training.labels import EMOTIONS
 from training.train import TrainConfig, load_training_data
 
@@ -219,3 +219,16 @@ def test_part_of_training_can_be_held_out_for_model_selection(tmp_path: Path) ->
         load_training_data(TrainConfig(data=str(path), val_split="Training[-3]"))
     with pytest.raises(DataError, match=r"split 'PublicTest\[50:\]' selects none of the 7 faces of PublicTest"):
         load_training_data(TrainConfig(data=str(path), val_split="PublicTest[50:]"))
+
+
+@pytest.mark.parametrize(("first", "second", "shared"), [
+    ("Training[:-3000]", "Training[-3000:]", 0),
+    ("Training[:-2999]", "training[-3000:]", 1),
+    ("Training[100:200]", "Training[150:]", 50),
+    ("Training[200:100]", "Training", 0),  # an empty part
+    ("Training", "PublicTest", 0),
+    ("PublicTest", "PublicTest[-10:]", 10),
+])
+def test_overlapping_faces_counts_what_two_parts_share(first: str, second: str, shared: int) -> None:
+    sizes = {"training": 28709, "publictest": 3589}
+    assert overlapping_faces(first, second, sizes) == shared == overlapping_faces(second, first, sizes)

@@ -263,7 +263,8 @@ def overlapping_faces(split_a: str, split_b: str, sizes: dict[str, int]) -> int:
     if base_a.lower() != base_b.lower() or base_a.lower() not in sizes:
         return 0
     indices = range(sizes[base_a.lower()])
-    return len(set(indices[part_a or slice(None)]) & set(indices[part_b or slice(None)]))
+    a, b = indices[part_a or slice(None)], indices[part_b or slice(None)]  # step-1 ranges: parts take no step
+    return max(0, min(a.stop, b.stop) - max(a.start, b.start))
 
 
 def fer_csv_bytes(faces: FaceSet, usage: str) -> bytes:
