@@ -82,7 +82,9 @@ def test_the_shipped_recipe_resolves_every_stage(tmp_path: Path) -> None:
     configs = {stage.name: stage_config(stage, tmp_path, data="fer2013.csv.gz", lapsrn=None, cache_dir=".cache")
                for stage in recipe.stages}
     student = configs[recipe.export["stage"]]
-    assert student.teachers == [str(tmp_path / "teacher" / "best.keras")]
+    teacher, refined = (str(tmp_path / name / "best.keras") for name in ("teacher", "student_refined"))
+    assert student.teachers == [teacher, refined] and student.teacher_flip_average and student.init_from == refined
+    assert configs["student_refined"].teachers == [teacher]
     assert configs["teacher"].init_from == str(tmp_path / "teacher_stage1" / "best.keras")
 
 
