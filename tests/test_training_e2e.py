@@ -29,10 +29,10 @@ def training_command(csv_path: Path, run_dir: Path, cache_dir: Path) -> list[str
             "--batch-size", "32", "--patience", "100"]
 
 
-def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+def run_cli(*args: str, timeout: float = 600, returncode: int = 0) -> subprocess.CompletedProcess:
     completed = subprocess.run([sys.executable, "-m", "training", *args], cwd=REPO, capture_output=True, text=True,
                                timeout=timeout, env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert completed.returncode == 0, completed.stderr[-4000:]
+    assert completed.returncode == returncode, completed.stderr[-4000:]
     return completed
 
 
@@ -96,9 +96,8 @@ def test_evaluate_averages_an_ensemble_and_needs_its_own_folder(tiny_run: dict) 
     common = ["--data", str(tiny_run["csv"]), "--split", "PublicTest", "--lapsrn", str(lapsrn_model()),
               "--cache-dir", str(tiny_run["cache"])]
     models = ["--model", str(tiny_run["run"] / "best.keras"), "--model", str(tiny_run["run"] / "last.keras")]
-    refused = subprocess.run([sys.executable, "-m", "training", "evaluate", *models, *common], cwd=REPO,
-                             capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert refused.returncode == 2 and "--out" in refused.stderr
+    refused = run_cli("evaluate", *models, *common, returncode=2)
+    assert "--out" in refused.stderr
 
     single = json.loads(run_cli("evaluate", "--model", str(tiny_run["run"] / "best.keras"), *common, "--out",
                                 str(tiny_run["root"] / "eval_single")).stdout.strip().splitlines()[-1])

@@ -117,8 +117,8 @@ def evaluate(model_paths: list[str], data: str, split: str, out_dir: str, lapsrn
     probabilities /= len(model_paths)
     metrics = classification_metrics(faces.labels, probabilities.argmax(axis=1))
     title = Path(model_paths[0]).name if len(model_paths) == 1 else f"ensemble of {len(model_paths)}"
-    metrics.update(model=str(model_paths[0]) if len(model_paths) == 1 else [str(m) for m in model_paths],
-                   data=str(data), split=split, flip_average=flip_average, upscale=upscale)
+    metrics.update(model=[str(path) for path in model_paths], data=str(data), split=split, flip_average=flip_average,
+                   upscale=upscale)
     out = Path(out_dir)
     name = split if upscale == "lapsrn" else f"{split}_{upscale}"
     atomic_write_json(out / f"metrics_{name}.json", metrics)
