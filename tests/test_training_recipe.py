@@ -14,6 +14,7 @@ import pytest
 
 from tests.shared_assets import REPO, lapsrn_model
 from training.files import sha256_file
+from training.portable import PortableConfig
 from training.recipe import load_recipe, stage_config
 
 SHIPPED_RECIPE = REPO / "training" / "recipes" / "shipped.toml"
@@ -53,6 +54,9 @@ stage = "student"
     ('[[stage]]\nname = "../a"\n', r"stage 1: 'name' must be a plain folder name"),
     ('[[stage]]\nname = "a"\n[export]\nstage = "z"\n', r"\[export\] stage = 'z' names no stage"),
     ('[[stage]]\nname = "a"\ndata = "elsewhere.csv"\n', r"unknown option\(s\) \['data'\]"),
+    ('[[stage]]\nname = "a"\ntrainer = "gpu"\n', r"stage 1 \(a\): trainer = 'gpu'; expected one of train, portable"),
+    ('[[stage]]\nname = "a"\ntrainer = "portable"\naug_noise = 0.1\n', r"unknown option\(s\) \['aug_noise'\]"),
+    ('[[stage]]\nname = "a"\ntrainer = "portable"\noptimizer = 1\n', r"optimizer = 1 should be str"),
     ("[stages]\n", r"unknown table\(s\) \['stages'\]"),
     ("[[stage]\n", r"not a readable TOML recipe"),
     ("", r"no \[\[stage\]\] tables"),
@@ -69,7 +73,7 @@ def test_the_checked_in_recipe_is_the_one_that_made_the_shipped_model(tmp_path: 
     metadata = json.loads((REPO / "converted_model" / "metadata.json").read_text())
     recipe = load_recipe(SHIPPED_RECIPE)
     exported = next(stage for stage in recipe.stages if stage.name == recipe.export["stage"])
-    config = stage_config(exported, tmp_path, data="fer2013.csv.gz", lapsrn=None, cache_dir=".cache")
+    config = stage_config(exported, recipe.stages, tmp_path, data="fer2013.csv.gz", lapsrn=None, cache_dir=".cache")
     assert json.loads(json.dumps(config.recipe())) == metadata["training"]["recipe"]
     assert recipe.export.get("flip_average", False) == metadata["output"]["flip_average"]
     # A model exported before ensembles records one "teacher_sha256" instead of the list.
@@ -79,13 +83,26 @@ def test_the_checked_in_recipe_is_the_one_that_made_the_shipped_model(tmp_path: 
 
 def test_the_shipped_recipe_resolves_every_stage(tmp_path: Path) -> None:
     recipe = load_recipe(SHIPPED_RECIPE)
-    configs = {stage.name: stage_config(stage, tmp_path, data="fer2013.csv.gz", lapsrn=None, cache_dir=".cache")
+    configs = {stage.name: stage_config(stage, recipe.stages, tmp_path, data="fer2013.csv.gz", lapsrn=None,
+                                        cache_dir=".cache")
                for stage in recipe.stages}
     student = configs[recipe.export["stage"]]
     teacher, refined = (str(tmp_path / name / "best.keras") for name in ("teacher", "student_refined"))
     assert student.teachers == [teacher, refined] and student.teacher_flip_average and student.init_from == refined
     assert configs["student_refined"].teachers == [teacher]
     assert configs["teacher"].init_from == str(tmp_path / "teacher_stage1" / "best.keras")
+
+
+def test_a_portable_stage_is_a_portable_run_and_its_model_teaches_later_stages(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.toml"
+    path.write_text('[[stage]]\nname = "gpu"\ntrainer = "portable"\nepochs = 7\noptimizer = "sgd"\n'
+                    '[[stage]]\nname = "student"\nteachers = ["gpu"]\ninit_from = "gpu"\n')
+    recipe = load_recipe(path)
+    gpu, student = (stage_config(stage, recipe.stages, tmp_path, data="faces.csv", lapsrn=None, cache_dir=".cache")
+                    for stage in recipe.stages)
+    assert isinstance(gpu, PortableConfig)
+    assert (gpu.epochs, gpu.optimizer, gpu.out, gpu.data) == (7, "sgd", str(tmp_path / "gpu"), "faces.csv")
+    assert student.teachers == [str(tmp_path / "gpu" / "model.keras")] == [student.init_from]
 
 
 def test_a_two_stage_recipe_trains_distils_and_exports_with_one_command(tmp_path: Path) -> None:

@@ -4,9 +4,11 @@
 
 A recipe is a TOML file. Each ``[[stage]]`` is one ``train`` run in ``RUNS/<name>``; its keys are ``train``'s
 options with underscores (``learning_rate``, ``aug_erase_probability``…). ``init_from`` names an earlier stage,
-which stands for that stage's ``best.keras``; ``teachers`` is a list of earlier stages. ``[export]`` names the
-stage to export and ``export``'s options. A stage resumes where it stopped and a finished stage is skipped, so the
-same command continues an interrupted recipe at any point.
+which stands for that stage's ``best.keras``; ``teachers`` is a list of earlier stages. A stage with
+``trainer = "portable"`` is a ``training.portable`` run instead (a teacher trained without TensorFlow, on a GPU
+when there is one); its keys are that trainer's options and it stands for its ``model.keras``. ``[export]`` names
+the stage to export and ``export``'s options. A stage resumes where it stopped (a portable one restarts) and a
+finished stage is skipped, so the same command continues an interrupted recipe at any point.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from training.augment import AugmentConfig
+from training.portable import PortableConfig
 from training.train import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -29,12 +32,18 @@ NOT_IN_RECIPES = {"data", "run_dir", "lapsrn", "cache_dir", "skip_bad", "augment
 STAGE_KEYS = {f.name for f in dataclasses.fields(TrainConfig)} - NOT_IN_RECIPES
 AUGMENT_KEYS = {"aug_" + f.name for f in dataclasses.fields(AugmentConfig)}
 EXPORT_KEYS = {"stage", "flip_average", "float16", "val_split"}
+PORTABLE_KEYS = {f.name for f in dataclasses.fields(PortableConfig)} - {"data", "out", "time_budget"}
+TRAINERS = ("train", "portable")
 
 
 @dataclass
 class Stage:
     name: str
     options: dict  # TrainConfig fields, aug_* for AugmentConfig; init_from and teachers name earlier stages
+    trainer: str = "train"  # or "portable": options are PortableConfig fields
+
+    def model_path(self, runs: Path) -> Path:
+        return runs / self.name / ("model.keras" if self.trainer == "portable" else "best.keras")
 
 
 @dataclass
@@ -61,13 +70,17 @@ def load_recipe(path: str | Path) -> Recipe:
             raise ValueError(f"{where}: 'name' must be a plain folder name, got {name!r}")
         if name in (stage.name for stage in stages):
             raise ValueError(f"{where}: the name {name!r} is used twice")
-        options = {key: value for key, value in table.items() if key != "name"}
-        wrong = set(options) - STAGE_KEYS - AUGMENT_KEYS
+        options = {key: value for key, value in table.items() if key not in ("name", "trainer")}
+        trainer = table.get("trainer", "train")
+        if trainer not in TRAINERS:
+            raise ValueError(f"{where} ({name}): trainer = {trainer!r}; expected one of {', '.join(TRAINERS)}")
+        allowed = PORTABLE_KEYS if trainer == "portable" else STAGE_KEYS | AUGMENT_KEYS
+        wrong = set(options) - allowed
         if wrong:
             raise ValueError(f"{where} ({name}): unknown option(s) {sorted(wrong)}; expected any of "
-                             f"{', '.join(sorted(STAGE_KEYS | AUGMENT_KEYS))}")
+                             f"{', '.join(sorted(allowed))}")
         for key, value in options.items():
-            expected = _expected_type(key)
+            expected = _expected_type(key, trainer)
             if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
                 kinds = expected if isinstance(expected, tuple) else (expected,)
                 names = " or ".join(kind.__name__ for kind in kinds)
@@ -78,7 +91,7 @@ def load_recipe(path: str | Path) -> Recipe:
         for teacher in options.get("teachers", []):
             if not isinstance(teacher, str) or teacher not in earlier:
                 raise ValueError(f"{where} ({name}): teachers: {teacher!r} must name an earlier stage")
-        stages.append(Stage(name, options))
+        stages.append(Stage(name, options, trainer))
     if not stages:
         raise ValueError(f"{path}: no [[stage]] tables")
     export = document.get("export", {})
@@ -91,22 +104,29 @@ def load_recipe(path: str | Path) -> Recipe:
     return Recipe(path, stages, export)
 
 
-def _expected_type(key: str) -> type | tuple[type, ...]:
+def _expected_type(key: str, trainer: str = "train") -> type | tuple[type, ...]:
     if key == "init_from":
         return str
-    default = getattr(AugmentConfig(), key.removeprefix("aug_")) if key in AUGMENT_KEYS else getattr(
-        TrainConfig(data=""), key)
+    if trainer == "portable":
+        default = getattr(PortableConfig("", ""), key)
+    elif key in AUGMENT_KEYS:
+        default = getattr(AugmentConfig(), key.removeprefix("aug_"))
+    else:
+        default = getattr(TrainConfig(data=""), key)
     if isinstance(default, tuple):
         return list
     return (int, float) if isinstance(default, float) else type(default)
 
 
-def stage_config(stage: Stage, runs: Path, data: str, lapsrn: str | None, cache_dir: str,
-                 skip_bad: bool = False) -> TrainConfig:
+def stage_config(stage: Stage, stages: list[Stage], runs: Path, data: str, lapsrn: str | None, cache_dir: str,
+                 skip_bad: bool = False) -> TrainConfig | PortableConfig:
+    if stage.trainer == "portable":
+        return PortableConfig(data=data, out=str(runs / stage.name), **stage.options)
+    by_name = {earlier.name: earlier for earlier in stages}
     options = dict(stage.options)
     if "init_from" in options:
-        options["init_from"] = str(runs / options["init_from"] / "best.keras")
-    options["teachers"] = [str(runs / teacher / "best.keras") for teacher in options.get("teachers", [])]
+        options["init_from"] = str(by_name[options["init_from"]].model_path(runs))
+    options["teachers"] = [str(by_name[teacher].model_path(runs)) for teacher in options.get("teachers", [])]
     augment = {key.removeprefix("aug_"): options.pop(key) for key in list(options) if key in AUGMENT_KEYS}
     if "erase_area" in augment:
         augment["erase_area"] = tuple(augment["erase_area"])
@@ -118,13 +138,18 @@ def run_recipe(recipe: Recipe, runs: Path, data: str, lapsrn: str | None, cache_
                skip_bad: bool = False) -> dict:
     import keras
 
+    from training import portable
     from training.export import export
     from training.train import train
 
     for number, stage in enumerate(recipe.stages, start=1):
         log.info("recipe %s: stage %d/%d, %s", recipe.path.name, number, len(recipe.stages), stage.name)
         keras.backend.clear_session()  # each stage sets its own precision policy and seeds
-        train(stage_config(stage, runs, data, lapsrn, cache_dir, skip_bad))
+        config = stage_config(stage, recipe.stages, runs, data, lapsrn, cache_dir, skip_bad)
+        if isinstance(config, PortableConfig):
+            portable.train(config)
+        else:
+            train(config)
     options = recipe.export
     return export(str(runs / options["stage"]), data, out, lapsrn, cache_dir,
                   val_split=options.get("val_split", "PublicTest"), flip_average=options.get("flip_average", False),

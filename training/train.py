@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from training.augment import AugmentConfig, augment_batch
-from training.data import DataError, FaceSet, load_auxiliary, load_dataset, overlapping_faces, pick_split
+from training.data import DataError, FaceSet, class_weights, load_auxiliary, load_dataset, overlapping_faces, pick_split
 from training.files import atomic_save_npy, atomic_write, atomic_write_json, sha256_arrays, sha256_file
 from training.labels import EMOTIONS
 from training.superres import lapsrn_path, upscale_cached
@@ -118,14 +118,6 @@ def prepare(config: TrainConfig) -> PreparedData:
         prepare_images(train.images, config.superres, config.lapsrn, config.cache_dir), train.labels,
         prepare_images(val.images, config.superres, config.lapsrn, config.cache_dir), val.labels, data_sha,
     )
-
-
-def class_weights(labels: np.ndarray, power: float) -> np.ndarray:
-    """Per-class loss weights (N / (K · n_c)) ** power, scaled so the average training face weighs 1."""
-    counts = np.bincount(labels, minlength=len(EMOTIONS)).astype(np.float64)
-    balanced = np.where(counts > 0, counts.sum() / (len(EMOTIONS) * np.maximum(counts, 1)), 0.0)
-    weights = balanced**power
-    return (weights / (weights[labels].mean())).astype(np.float32)
 
 
 def teacher_targets(config: TrainConfig, data: PreparedData, run_dir: Path) -> np.ndarray | None:

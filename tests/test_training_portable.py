@@ -1,0 +1,109 @@
+"""`python -m training.portable`: teachers trained without TensorFlow's data pipeline (Keras 3 on any backend, for
+a lent GPU). Packed faces round-trip exactly; the augmentation's affine map moves pixels where it should; a run
+trains, records itself, loads in the TensorFlow pipeline as a teacher, and is not retrained when finished."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.shared_assets import REPO
+from training.data import DataError, FaceSet, load_dataset, save_packed
+from training.files import sha256_file
+
+keras = pytest.importorskip("keras", reason="the training stack (training/requirements.txt) is not installed")
+
+from training.portable import CosineWithBudget, PortableConfig, RandomAffine  # noqa: E402
+
+
+def test_packed_faces_round_trip_exactly_and_a_bad_file_is_named(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    splits = {"Training": FaceSet(rng.integers(0, 256, (50, 48, 48), dtype=np.uint8), rng.integers(0, 7, 50)),
+              "PublicTest": FaceSet(rng.integers(0, 256, (9, 48, 48), dtype=np.uint8), rng.integers(0, 7, 9))}
+    path = tmp_path / "faces.npz.xz"
+    save_packed(splits, path)
+    loaded = load_dataset(path)
+    assert sorted(loaded) == ["PublicTest", "Training"]
+    for name, faces in splits.items():
+        assert np.array_equal(loaded[name].images, faces.images)
+        assert np.array_equal(loaded[name].labels, faces.labels)
+
+    broken = tmp_path / "broken.npz.xz"
+    broken.write_bytes(b"not xz at all")
+    with pytest.raises(DataError, match=rf"{broken}: not a packed face file"):
+        load_dataset(broken)
+
+
+def test_the_random_affine_map_mirrors_rotates_and_shifts_about_the_centre() -> None:
+    faces = np.zeros((64, 9, 9, 1), np.float32)
+    faces[:, 4, 6, 0] = 1.0  # one bright pixel right of the centre
+    still = RandomAffine(degrees=0.0, zoom=0.0, shift=0.0, seed=3)
+    assert np.array_equal(np.asarray(still(faces, training=False)), faces), "inference leaves faces alone"
+    moved = np.asarray(still(faces, training=True))
+    mirrored = faces[:, :, ::-1]
+    is_same = [np.allclose(out, face, atol=1e-5) for out, face in zip(moved, faces, strict=True)]
+    is_mirror = [np.allclose(out, face, atol=1e-5) for out, face in zip(moved, mirrored, strict=True)]
+    assert all(same or mirror for same, mirror in zip(is_same, is_mirror, strict=True))
+    assert 16 < sum(is_mirror) < 48, "about half the faces are mirrored"
+
+    quarter_turn = RandomAffine(degrees=90.0, zoom=0.0, shift=0.0, seed=5)(faces, training=True)
+    brightest = [np.unravel_index(np.argmax(out[..., 0]), (9, 9)) for out in np.asarray(quarter_turn)]
+    distances = [np.hypot(row - 4, col - 4) for row, col in brightest]
+    assert max(distances) <= 2.5 and min(distances) >= 1.0, "a rotation keeps the pixel about 2 px from the centre"
+    assert len(set(brightest)) > 3, "each face gets its own angle"
+
+
+def test_the_schedule_warms_up_anneals_to_zero_and_fits_its_time_budget() -> None:
+    schedule = CosineWithBudget(PortableConfig("", "", learning_rate=1e-2, warmup_epochs=1, epochs=11))
+    rates = [schedule.learning_rate(epoch) for epoch in range(11)]
+    assert rates[0] == pytest.approx(5e-3) and rates[1] == pytest.approx(1e-2)
+    assert all(later < earlier for earlier, later in zip(rates[1:], rates[2:], strict=False))
+    assert rates[-1] < 0.03 * 1e-2, "the last epoch runs at a few per cent of the peak"
+
+    budgeted = CosineWithBudget(PortableConfig("", "", epochs=300, time_budget=60.0))
+    budgeted.epoch_seconds = [20.0, 9.0, 5.0, 6.0]  # compiling, then 5 s per epoch
+    budgeted.started -= 39.0  # 39 s spent: 21 left, 4 more epochs at 5 s
+    budgeted.fit_to_budget(4)
+    assert budgeted.epochs == 8
+
+
+def test_a_portable_run_trains_records_itself_and_teaches_the_pipeline(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    faces = tmp_path / "faces.npz.xz"
+    save_packed({"Training": FaceSet(rng.integers(0, 256, (96, 48, 48), dtype=np.uint8), np.arange(96) % 7)}, faces)
+    out = tmp_path / "teacher"
+    command = [sys.executable, "-m", "training.portable", "train", "--data", str(faces), "--out", str(out),
+               "--width", "4", "--epochs", "2", "--batch-size", "32", "--precision", "float32"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    first = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr[-4000:]
+
+    record = json.loads((out / "run.json").read_text())
+    assert [entry["epoch"] for entry in record["history"]] == [1, 2]
+    assert record["train_faces"] == 96 and record["recipe"]["width"] == 4 and record["device"] == "cpu"
+    assert json.loads((out / "history.json").read_text()) == record["history"]
+
+    from training.model import inference_model
+
+    teacher = inference_model(keras.models.load_model(out / "model.keras", compile=False), flip_average=True)
+    probabilities = teacher.predict(rng.random((3, 96, 96, 1), dtype=np.float32), verbose=0)
+    assert probabilities.shape == (3, 7) and np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+    digest = sha256_file(out / "model.keras")
+    again = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "finished earlier (2 epochs)" in again.stderr, again.stderr[-4000:]
+    assert sha256_file(out / "model.keras") == digest, "a finished run is not retrained"
+
+
+def test_a_bad_data_file_is_refused_naming_it(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.npz.xz"
+    completed = subprocess.run(
+        [sys.executable, "-m", "training.portable", "train", "--data", str(missing), "--out", str(tmp_path / "o")],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 2 and f"error: {missing}: no such file or folder" in completed.stderr

@@ -1,0 +1,325 @@
+"""Teacher training without TensorFlow: Keras 3 on JAX (or PyTorch), for a lent GPU machine.
+
+``training/train.py`` feeds batches through tf.data and TensorFlow's image ops; the GPU machines this project is
+sometimes lent have JAX and PyTorch but no TensorFlow, and only 64 MiB travels to them. This trainer keeps the
+same networks (``training.model``) and the same FER2013 Training faces, and moves the rest onto the accelerator:
+
+- the faces travel as 48×48 uint8 (``pack``: Training in ~53 MB) and are upscaled ×2 *bilinearly* inside the
+  training graph, since LapSRN (an OpenCV model) cannot run there. The teacher only labels faces for the student,
+  which the pipeline then trains on LapSRN faces as always; README "How the shipped model was made" measures the
+  teacher on LapSRN and on bilinear faces;
+- augmentation runs on the GPU inside the jitted step: one random affine map per face (mirror, rotation, shift,
+  zoom), then Keras's brightness, contrast, noise and random-erasing layers;
+- AdamW or SGD with Nesterov momentum, a cosine schedule after a linear warm-up, label smoothing and the
+  pipeline's class weights. No model selection: the last epoch is the teacher, so PublicTest stays untouched.
+
+With ``--time-budget`` the run fits its epoch count to the time it has (measured on the first epochs) and
+records the count; rerunning with ``--epochs`` set to it reproduces the schedule on any machine, this CPU too.
+
+    python -m training.portable pack --data fer2013.csv.gz --out faces.npz.xz
+    KERAS_BACKEND=jax python -m training.portable train --data faces.npz.xz --out DIR --epochs 120
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from training.data import DataError, class_weights, load_dataset, pick_split, save_packed
+from training.files import atomic_write, atomic_write_json, sha256_arrays
+from training.labels import EMOTIONS, FER_SIZE
+
+log = logging.getLogger("training.portable")
+
+
+@dataclass
+class PortableConfig:
+    data: str
+    out: str
+    train_split: str = "Training"
+    architecture: str = "vgg96"
+    width: int = 20
+    dropout: float = 0.4
+    optimizer: str = "adamw"  # or "sgd" (Nesterov momentum 0.9)
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-2  # decoupled, as AdamW's; SGD takes it the same way
+    warmup_epochs: float = 1.0
+    epochs: int = 60
+    time_budget: float = 0.0  # seconds; > 0: fewer epochs when the measured pace needs it
+    batch_size: int = 128
+    label_smoothing: float = 0.1
+    class_weight_power: float = 0.5
+    seed: int = 1
+    precision: str = "mixed_bfloat16"
+
+    def recipe(self) -> dict:
+        """What determines the trained weights: a resume or a finished run must match it."""
+        fields = asdict(self)
+        for key in ("data", "out", "time_budget"):
+            fields.pop(key)
+        return fields
+
+
+@keras.saving.register_keras_serializable("emotion")
+class RandomAffine(keras.layers.Layer):
+    """Mirror, rotation, zoom and shift drawn per face and applied as one bilinear resampling.
+
+    Keras's RandomRotation, RandomZoom and RandomTranslation mark themselves as not jittable, which makes the JAX
+    backend run the whole training step op by op: on an H200 it trained no faster than this 2-core CPU. One
+    affine map also resamples each face once instead of three times.
+    """
+
+    def __init__(self, degrees: float = 10.0, zoom: float = 0.1, shift: float = 0.08, seed: int | None = None,
+                 **kwargs):
+        super().__init__(**{"dtype": "float32", **kwargs})
+        self.degrees, self.zoom, self.shift, self.seed = degrees, zoom, shift, seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def call(self, faces, training=False):
+        if not training:
+            return faces
+        count, size = ops.shape(faces)[0], faces.shape[1]
+
+        def uniform(low, high):
+            return keras.random.uniform((count,), low, high, seed=self.generator)
+
+        angle = uniform(-self.degrees, self.degrees) * (math.pi / 180)
+        scale = uniform(1 - self.zoom, 1 + self.zoom)
+        mirror = ops.where(uniform(0.0, 1.0) < 0.5, -1.0, 1.0)
+        shift_x, shift_y = uniform(-self.shift, self.shift) * size, uniform(-self.shift, self.shift) * size
+        # Output pixel p reads input pixel M·(p − c) + c + shift, with M = rotation · mirror / scale.
+        cos, sin, centre = ops.cos(angle) / scale, ops.sin(angle) / scale, (size - 1) / 2
+        a0, a1, b0, b1 = cos * mirror, -sin, sin * mirror, cos
+        zero = ops.zeros_like(angle)
+        transform = ops.stack([a0, a1, centre + shift_x - (a0 + a1) * centre,
+                               b0, b1, centre + shift_y - (b0 + b1) * centre, zero, zero], axis=1)
+        return ops.image.affine_transform(faces, transform, "bilinear", fill_mode="reflect")
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "degrees": self.degrees, "zoom": self.zoom, "shift": self.shift,
+                "seed": self.seed}
+
+
+def augmenter(seed: int) -> keras.Sequential:
+    """Training-time distortions of a batch of [0, 1] faces, each drawn per face, all jittable."""
+    return keras.Sequential([
+        RandomAffine(degrees=10.0, zoom=0.1, shift=0.08, seed=seed),
+        layers.RandomBrightness(0.15, value_range=(0.0, 1.0), seed=seed + 1, dtype="float32"),
+        layers.RandomContrast(0.3, value_range=(0.0, 1.0), seed=seed + 2, dtype="float32"),
+        layers.GaussianNoise(0.02, seed=seed + 3, dtype="float32"),
+        layers.RandomErasing(factor=0.5, scale=(0.02, 0.2), fill_value=0.5, value_range=(0.0, 1.0), seed=seed + 4,
+                             dtype="float32"),
+    ], name="augment")
+
+
+def training_model(classifier: keras.Model, seed: int) -> keras.Model:
+    """48×48 uint8 faces → [0, 1] → bilinear ×2 → augmentation → the classifier (96×96 input, as exported)."""
+    size = classifier.input_shape[1]
+    faces = keras.Input((FER_SIZE, FER_SIZE, 1), name="faces_48")
+    x = layers.Rescaling(1 / 255, dtype="float32")(faces)
+    if size != FER_SIZE:
+        x = layers.Resizing(size, size, "bilinear", dtype="float32")(x)
+    x = augmenter(seed)(x)
+    return keras.Model(faces, classifier(x), name="portable_training")
+
+
+class CosineWithBudget:
+    """Linear warm-up to the peak, then cosine to zero over ``epochs``; with a time budget the epoch count
+    shrinks once the pace of the first full epochs is known."""
+
+    def __init__(self, config: PortableConfig):
+        self.config = config
+        self.epochs = config.epochs
+        self.started = time.monotonic()
+        self.epoch_seconds: list[float] = []
+
+    def learning_rate(self, epoch: int) -> float:
+        peak, warmup = self.config.learning_rate, self.config.warmup_epochs
+        if epoch < warmup:
+            return peak * (epoch + 1) / (math.ceil(warmup) + 1)
+        progress = (epoch - warmup) / max(self.epochs - warmup, 1)
+        return 0.5 * peak * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+    def fit_to_budget(self, epoch: int) -> None:
+        # The first two epochs include compiling the step; the fastest of the next two gives the pace.
+        if not self.config.time_budget or len(self.epoch_seconds) != 4:
+            return
+        pace = min(self.epoch_seconds[2:4])
+        remaining = self.config.time_budget - (time.monotonic() - self.started)
+        affordable = max(epoch + 1, epoch + int(remaining // pace))
+        if affordable < self.epochs:
+            log.info("time budget %.0f s at %.1f s/epoch: %d epochs instead of %d",
+                     self.config.time_budget, pace, affordable, self.epochs)
+            self.epochs = affordable
+
+
+class EpochCallback(keras.callbacks.Callback):
+    """Sets each epoch's learning rate, logs it, and saves the classifier and the history after every epoch
+    (atomically), so that a run cut short still leaves its latest weights."""
+
+    def __init__(self, schedule: CosineWithBudget, classifier: keras.Model, out: Path, history: list[dict]):
+        super().__init__()
+        self.schedule, self.classifier, self.out, self.history = schedule, classifier, out, history
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.schedule.fit_to_budget(epoch)
+        if epoch >= self.schedule.epochs:
+            self.model.stop_training = True
+        self.model.optimizer.learning_rate = self.schedule.learning_rate(epoch)
+        self.began = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.monotonic() - self.began
+        self.schedule.epoch_seconds.append(seconds)
+        entry = {"epoch": epoch + 1, "loss": float(logs["loss"]), "accuracy": float(logs["accuracy"]),
+                 "learning_rate": self.schedule.learning_rate(epoch), "seconds": round(seconds, 2)}
+        self.history.append(entry)
+        log.info("epoch %d/%d  loss %.4f  acc %.4f  lr %.2e  %.1fs", epoch + 1, self.schedule.epochs,
+                 entry["loss"], entry["accuracy"], entry["learning_rate"], seconds)
+        atomic_write(self.out / MODEL_FILE, lambda temporary: self.classifier.save(temporary))
+        atomic_write_json(self.out / "history.json", self.history)
+        if epoch + 1 >= self.schedule.epochs:
+            self.model.stop_training = True
+
+
+MODEL_FILE = "model.keras"
+
+
+def train(config: PortableConfig) -> Path:
+    """Train the run in ``config.out`` (or find it finished there); the trained classifier's path.
+
+    An interrupted run starts again from its first epoch: minutes on a GPU. (Resuming from saved weights and
+    optimizer state gave first epochs unlike an uninterrupted run's here, and was taken out.)"""
+    from training.model import build_model
+
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    recipe = config.recipe()
+    finished = _read_json(out / "run.json")
+    if finished and finished.get("recipe") == recipe and (out / MODEL_FILE).exists():
+        log.info("%s: finished earlier (%d epochs)", out, finished["config"]["epochs"])
+        return out / MODEL_FILE
+    faces = pick_split(load_dataset(config.data), config.train_split, config.data)
+    keras.utils.set_random_seed(config.seed)
+    keras.mixed_precision.set_global_policy(config.precision)
+    history: list[dict] = []
+    classifier = build_model(96, len(EMOTIONS), width=config.width, dropout=config.dropout, weight_decay=0.0,
+                             architecture=config.architecture)
+    model, optimizer = training_model(classifier, config.seed), _optimizer(config)
+    model.compile(optimizer=optimizer, metrics=["accuracy"],
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing))
+    # XLA compiles the whole step well for a GPU; on a CPU its convolution gradients run several times slower
+    # than op-by-op execution.
+    model.jit_compile = accelerator_name() != "cpu"
+    log.info("%d faces, %s backend on %s, jit %s", len(faces), keras.backend.backend(), accelerator_name(),
+             model.jit_compile)
+    schedule = CosineWithBudget(config)
+    started = time.monotonic()
+    model.fit(
+        faces.images[..., None], np.eye(len(EMOTIONS), dtype=np.float32)[faces.labels],
+        sample_weight=class_weights(faces.labels, config.class_weight_power)[faces.labels],
+        batch_size=config.batch_size, epochs=schedule.epochs, shuffle=True, verbose=0,
+        callbacks=[EpochCallback(schedule, classifier, out, history)],
+    )
+    record = {
+        "recipe": recipe,
+        "config": {**asdict(config), "epochs": len(history)},
+        "train_faces": len(faces),
+        "data_sha256": sha256_arrays(faces.images, faces.labels),
+        "upscale": "bilinear ×2 in the training graph",
+        "seconds": round(time.monotonic() - started, 1),
+        "history": history,
+        "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+        "device": accelerator_name(),
+        "python": platform.python_version(),
+    }
+    atomic_write_json(out / "run.json", record)
+    log.info("%s: %d epochs in %.0f s on %s", out / MODEL_FILE, len(history), record["seconds"], record["device"])
+    return out / MODEL_FILE
+
+
+def _optimizer(config: PortableConfig):
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(config.learning_rate, momentum=0.9, nesterov=True,
+                                    weight_decay=config.weight_decay)
+    return keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def accelerator_name() -> str:
+    """The GPU's name, or "cpu" when the backend computes on the processor."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.devices()[0].device_kind if jax.default_backend() != "cpu" else "cpu"
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        return gpus[0].name if gpus else "cpu"
+    return "cpu"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.portable", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    pack = commands.add_parser("pack", help="write splits of a dataset as one .npz.xz file")
+    pack.add_argument("--data", default=os.environ.get("FER2013_CSV"), help="FER2013 CSV (default $FER2013_CSV)")
+    pack.add_argument("--splits", nargs="+", default=["Training"])
+    pack.add_argument("--out", required=True, help="the .npz.xz file to write")
+    run = commands.add_parser("train", help="train a teacher on any Keras backend")
+    run.add_argument("--data", required=True, help="FER2013 CSV or a file written by `pack`")
+    run.add_argument("--out", required=True, help="folder for model.keras and run.json")
+    for field, default in asdict(PortableConfig("", "")).items():
+        if field not in ("data", "out"):
+            run.add_argument(f"--{field.replace('_', '-')}", type=type(default), default=default)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    try:
+        if args.command == "pack":
+            if not args.data:
+                parser.error("--data is required (or set $FER2013_CSV)")
+            if not args.out.endswith(".npz.xz"):
+                parser.error(f"--out {args.out}: expected a name ending in .npz.xz")
+            source = load_dataset(args.data)
+            save_packed({name: pick_split(source, name, args.data) for name in args.splits}, args.out)
+            log.info("%s: %s, %.1f MB", args.out, ", ".join(args.splits), Path(args.out).stat().st_size / 1e6)
+        else:
+            if args.optimizer not in ("adamw", "sgd"):
+                parser.error(f"--optimizer {args.optimizer}: expected adamw or sgd")
+            train(PortableConfig(**{key: value for key, value in vars(args).items() if key != "command"}))
+    except DataError as problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
