@@ -9,12 +9,10 @@ import os
 import sys
 
 from training.augment import AugmentConfig
-from training.data import DataError
+from training.data import DATA_ENV, DataError
 from training.labels import EMOTIONS
 from training.superres import LAPSRN_ENV, SuperResolutionError
 from training.train import TrainConfig
-
-DATA_ENV = "FER2013_CSV"
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:

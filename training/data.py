@@ -19,10 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
+from training.files import atomic_write
 from training.labels import EMOTIONS, FER_SIZE, FOLDER_ALIASES, KNOWN_UNPREDICTED
 
 log = logging.getLogger(__name__)
 
+DATA_ENV = "FER2013_CSV"  # where commands look for the dataset when --data is not given
+PACKED_SUFFIX = ".npz.xz"
 PIXELS_PER_FACE = FER_SIZE * FER_SIZE
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".pgm"}
 
@@ -79,13 +82,9 @@ def load_dataset(path: str | Path, skip_bad: bool = False) -> dict[str, FaceSet]
     return load_fer_csv(path, skip_bad=skip_bad)
 
 
-PACKED_SUFFIX = ".npz.xz"
-
-
 def save_packed(splits: dict[str, FaceSet], path: str | Path) -> None:
     """Splits as one xz-compressed NumPy archive: about 80% of the raw pixels' size (FER2013's are noisy), so that
     Training fits the 64 MiB that travels to a lent GPU machine."""
-    from training.files import atomic_write
 
     def write(temporary: Path) -> None:
         arrays = {}

@@ -37,7 +37,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from training.data import DataError, class_weights, load_dataset, pick_split, save_packed
+from training.data import DATA_ENV, PACKED_SUFFIX, DataError, class_weights, load_dataset, pick_split, save_packed
 from training.files import atomic_write, atomic_write_json, sha256_arrays
 from training.labels import EMOTIONS, FER_SIZE
 
@@ -65,14 +65,13 @@ class PortableConfig:
     precision: str = "mixed_bfloat16"
 
     def recipe(self) -> dict:
-        """What determines the trained weights: a resume or a finished run must match it."""
+        """What determines the trained weights: a finished run in the same folder must match it to be reused."""
         fields = asdict(self)
         for key in ("data", "out", "time_budget"):
             fields.pop(key)
         return fields
 
 
-@keras.saving.register_keras_serializable("emotion")
 class RandomAffine(keras.layers.Layer):
     """Mirror, rotation, zoom and shift drawn per face and applied as one bilinear resampling.
 
@@ -109,10 +108,6 @@ class RandomAffine(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "degrees": self.degrees, "zoom": self.zoom, "shift": self.shift,
-                "seed": self.seed}
 
 
 def augmenter(seed: int) -> keras.Sequential:
@@ -178,8 +173,6 @@ class EpochCallback(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.schedule.fit_to_budget(epoch)
-        if epoch >= self.schedule.epochs:
-            self.model.stop_training = True
         self.model.optimizer.learning_rate = self.schedule.learning_rate(epoch)
         self.began = time.monotonic()
 
@@ -225,9 +218,9 @@ def train(config: PortableConfig) -> Path:
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing))
     # XLA compiles the whole step well for a GPU; on a CPU its convolution gradients run several times slower
     # than op-by-op execution.
-    model.jit_compile = accelerator_name() != "cpu"
-    log.info("%d faces, %s backend on %s, jit %s", len(faces), keras.backend.backend(), accelerator_name(),
-             model.jit_compile)
+    device = accelerator_name()
+    model.jit_compile = device != "cpu"
+    log.info("%d faces, %s backend on %s, jit %s", len(faces), keras.backend.backend(), device, model.jit_compile)
     schedule = CosineWithBudget(config)
     started = time.monotonic()
     model.fit(
@@ -246,7 +239,7 @@ def train(config: PortableConfig) -> Path:
         "history": history,
         "keras": keras.__version__,
         "backend": keras.backend.backend(),
-        "device": accelerator_name(),
+        "device": device,
         "python": platform.python_version(),
     }
     atomic_write_json(out / "run.json", record)
@@ -291,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.portable", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     pack = commands.add_parser("pack", help="write splits of a dataset as one .npz.xz file")
-    pack.add_argument("--data", default=os.environ.get("FER2013_CSV"), help="FER2013 CSV (default $FER2013_CSV)")
+    pack.add_argument("--data", default=os.environ.get(DATA_ENV), help=f"FER2013 CSV (default ${DATA_ENV})")
     pack.add_argument("--splits", nargs="+", default=["Training"])
     pack.add_argument("--out", required=True, help="the .npz.xz file to write")
     run = commands.add_parser("train", help="train a teacher on any Keras backend")
@@ -305,9 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "pack":
             if not args.data:
-                parser.error("--data is required (or set $FER2013_CSV)")
-            if not args.out.endswith(".npz.xz"):
-                parser.error(f"--out {args.out}: expected a name ending in .npz.xz")
+                parser.error(f"--data is required (or set ${DATA_ENV})")
+            if not args.out.endswith(PACKED_SUFFIX):
+                parser.error(f"--out {args.out}: expected a name ending in {PACKED_SUFFIX}")
             source = load_dataset(args.data)
             save_packed({name: pick_split(source, name, args.data) for name in args.splits}, args.out)
             log.info("%s: %s, %.1f MB", args.out, ", ".join(args.splits), Path(args.out).stat().st_size / 1e6)
