@@ -9,7 +9,7 @@ pytest.importorskip("tensorflow", reason="the training stack (training/requireme
 
 from training.labels import EMOTIONS  # noqa: E402
 from training.model import ARCHITECTURES, build_model, inference_model, multiply_adds  # noqa: E402
-from training.train import PreparedData, TrainConfig, teacher_targets  # noqa: E402
+from training.train import PreparedData, TrainConfig, make_train_dataset, teacher_targets  # noqa: E402
 
 
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
@@ -104,3 +104,26 @@ def test_an_ensemble_of_flip_averaged_teachers_gives_their_mean_probabilities(tm
     np.testing.assert_allclose(targets, expected, atol=1e-5)
     assert len(list(tmp_path.glob("teacher-*-flip.npy"))) == 2, "each teacher's probabilities are cached"
     assert "teacher_flip_average" in config.recipe() and "teacher_flip_average" not in TrainConfig(data="").recipe()
+
+
+def test_online_teachers_label_the_augmented_batch_the_student_sees(tmp_path) -> None:
+    data, first, first_path = random_faces_and_saved_teacher(tmp_path, count=64, size=96, seed=4)
+    second = build_model(96, len(EMOTIONS), width=8, architecture="pyramid")
+    second.save(tmp_path / "second.keras")
+    config = TrainConfig(data="", teachers=[first_path, str(tmp_path / "second.keras")], teacher_online=True,
+                         distill_weight=0.25, distill_temperature=2.0, batch_size=16, epochs=1)
+
+    assert teacher_targets(config, data, tmp_path) is None, "online teachers need no precomputed targets"
+    dataset, _ = make_train_dataset(data, config, first_epoch=0)
+    augmented, targets, _ = (tensor.numpy() for tensor in next(iter(dataset)))
+
+    np.testing.assert_allclose(targets.sum(axis=1), 1.0, atol=1e-5)
+    labels = targets.argmax(axis=1)  # the label keeps 0.75, the teachers share the other 0.25
+    probabilities = np.mean([inference_model(teacher).predict(augmented, verbose=0) for teacher in (first, second)],
+                            axis=0)
+    softened = probabilities**0.5 / (probabilities**0.5).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose((targets - 0.75 * np.eye(len(EMOTIONS))[labels]) / 0.25, softened, atol=1e-4)
+    unaugmented = np.mean([inference_model(teacher).predict(data.train_images[..., None] / 255.0, verbose=0)
+                           for teacher in (first, second)], axis=0)
+    assert not any(np.allclose(row, candidate, atol=1e-4) for row in probabilities for candidate in unaugmented)
+    assert config.recipe()["teacher_online"] and "teacher_online" not in TrainConfig(data="").recipe()

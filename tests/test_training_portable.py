@@ -1,6 +1,7 @@
 """`python -m training.portable`: teachers trained without TensorFlow's data pipeline (Keras 3 on any backend, for
 a lent GPU). Packed faces round-trip exactly; the augmentation's affine map moves pixels where it should; a run
-trains, records itself, loads in the TensorFlow pipeline as a teacher, and is not retrained when finished."""
+trains, records itself, loads in the TensorFlow pipeline as a teacher, and is not retrained when finished; teachers
+label the very augmented faces the student sees."""
 
 from __future__ import annotations
 
@@ -19,7 +20,14 @@ from training.files import sha256_file
 
 keras = pytest.importorskip("keras", reason="the training stack (training/requirements.txt) is not installed")
 
-from training.portable import CosineWithBudget, PortableConfig, RandomAffine  # noqa: E402
+from training.labels import EMOTIONS  # noqa: E402
+from training.portable import (  # noqa: E402
+    CosineWithBudget,
+    PortableConfig,
+    RandomAffine,
+    distillation_loss,
+    training_model,
+)
 
 
 def test_packed_faces_round_trip_exactly_and_a_bad_file_is_named(tmp_path: Path) -> None:
@@ -99,6 +107,55 @@ def test_a_portable_run_trains_records_itself_and_teaches_the_pipeline(tmp_path:
     again = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "finished earlier (2 epochs)" in again.stderr, again.stderr[-4000:]
     assert sha256_file(out / "model.keras") == digest, "a finished run is not retrained"
+
+    student = tmp_path / "student"
+    taught = subprocess.run([*command[:7], str(student), "--architecture", "pyramid", "--width", "4", "--epochs", "1",
+                             "--batch-size", "32", "--precision", "float32", "--teacher", str(out / "model.keras")],
+                            cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert taught.returncode == 0, taught.stderr[-4000:]
+    record = json.loads((student / "run.json").read_text())
+    assert record["teachers_sha256"] == [digest] == record["recipe"]["teachers_sha256"]
+    assert record["recipe"]["distill_weight"] == 0.5 and 0 <= record["history"][0]["accuracy"] <= 1
+
+
+def linear_classifier(weights: np.ndarray) -> keras.Model:
+    """96×96 faces → softmax of one dense layer: no batch statistics, so training and inference agree."""
+    faces = keras.Input((96, 96, 1))
+    probabilities = keras.layers.Dense(len(EMOTIONS), activation="softmax")(keras.layers.Flatten()(faces))
+    model = keras.Model(faces, probabilities)
+    model.layers[-1].set_weights([weights, np.zeros(len(EMOTIONS), np.float32)])
+    return model
+
+
+def test_teachers_see_the_same_augmented_faces_as_the_student() -> None:
+    weights = np.random.default_rng(2).normal(0, 0.01, (96 * 96, len(EMOTIONS))).astype(np.float32)
+    faces = np.random.default_rng(3).integers(0, 256, (8, 48, 48, 1)).astype(np.float32)
+    teacher = linear_classifier(weights)
+    model = training_model(linear_classifier(weights), seed=5, teachers=[teacher])
+
+    outputs = keras.ops.convert_to_numpy(model(faces, training=True))
+
+    student, taught = outputs[:, : len(EMOTIONS)], outputs[:, len(EMOTIONS):]
+    np.testing.assert_allclose(student, taught, atol=1e-5)
+    unaugmented = keras.ops.convert_to_numpy(teacher(keras.ops.image.resize(faces / 255, (96, 96))))
+    assert np.abs(taught - unaugmented).max() > 1e-3, "the teacher saw augmented faces, not the originals"
+
+
+def test_the_distillation_loss_is_cross_entropy_against_labels_mixed_with_softened_teachers() -> None:
+    config = PortableConfig("", "", label_smoothing=0.0, distill_weight=0.25, distill_temperature=2.0)
+    labels = np.eye(len(EMOTIONS), dtype=np.float32)[[0, 3]]
+    student = np.full((2, len(EMOTIONS)), 1 / len(EMOTIONS), np.float32)
+    teacher = np.array([[0.5, 0.5, 0, 0, 0, 0, 0], [0, 0, 0, 0.64, 0.36, 0, 0]], np.float32)
+
+    losses = keras.ops.convert_to_numpy(distillation_loss(config)(labels, np.concatenate([student, teacher], 1)))
+
+    # Uniform student: the cross-entropy is log 7 whatever the (normalised) target.
+    np.testing.assert_allclose(losses, np.log(len(EMOTIONS)), rtol=1e-5)
+    confident = np.where(labels > 0, 0.9, 0.1 / 6).astype(np.float32)
+    sharp = keras.ops.convert_to_numpy(distillation_loss(config)(labels, np.concatenate([confident, teacher], 1)))
+    softened = np.sqrt(teacher) / np.sqrt(teacher).sum(axis=1, keepdims=True)
+    expected = -(((0.75 * labels) + 0.25 * softened) * np.log(confident)).sum(axis=1)
+    np.testing.assert_allclose(sharp, expected, rtol=1e-5)
 
 
 def test_a_bad_data_file_is_refused_naming_it(tmp_path: Path) -> None:

@@ -96,13 +96,16 @@ def test_the_shipped_recipe_resolves_every_stage(tmp_path: Path) -> None:
 def test_a_portable_stage_is_a_portable_run_and_its_model_teaches_later_stages(tmp_path: Path) -> None:
     path = tmp_path / "mixed.toml"
     path.write_text('[[stage]]\nname = "gpu"\ntrainer = "portable"\nepochs = 7\noptimizer = "sgd"\n'
-                    '[[stage]]\nname = "student"\nteachers = ["gpu"]\ninit_from = "gpu"\n')
+                    '[[stage]]\nname = "student"\nteachers = ["gpu"]\ninit_from = "gpu"\n'
+                    '[[stage]]\nname = "gpu_student"\ntrainer = "portable"\nteachers = ["gpu", "student"]\n')
     recipe = load_recipe(path)
-    gpu, student = (stage_config(stage, recipe.stages, tmp_path, data="faces.csv", lapsrn=None, cache_dir=".cache")
-                    for stage in recipe.stages)
+    gpu, student, gpu_student = (
+        stage_config(stage, recipe.stages, tmp_path, data="faces.csv", lapsrn=None, cache_dir=".cache")
+        for stage in recipe.stages)
     assert isinstance(gpu, PortableConfig)
     assert (gpu.epochs, gpu.optimizer, gpu.out, gpu.data) == (7, "sgd", str(tmp_path / "gpu"), "faces.csv")
     assert student.teachers == [str(tmp_path / "gpu" / "model.keras")] == [student.init_from]
+    assert gpu_student.teachers == [str(tmp_path / "gpu" / "model.keras"), str(tmp_path / "student" / "best.keras")]
 
 
 def test_a_two_stage_recipe_trains_distils_and_exports_with_one_command(tmp_path: Path) -> None:

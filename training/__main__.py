@@ -53,6 +53,9 @@ def _train_parser(commands) -> None:
         parser.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
     parser.add_argument("--teacher-flip-average", action="store_true",
                         help="each teacher averages its probabilities with those of the mirrored face")
+    parser.add_argument("--teacher-online", action="store_true",
+                        help="the teachers see every augmented batch the student sees (a teacher pass per step) "
+                             "rather than each face once, unaugmented")
     for item in dataclasses.fields(AugmentConfig):
         if item.name == "erase_area":
             continue
@@ -91,7 +94,8 @@ def _train(args: argparse.Namespace) -> int:
         data=args.data, run_dir=args.run_dir, train_split=args.train_split, val_split=args.val_split, aux=args.aux,
         aux_classes=[c for c in args.aux_classes.split(",") if c], superres=args.superres, lapsrn=args.lapsrn,
         cache_dir=args.cache_dir, limit=args.limit, skip_bad=args.skip_bad, augment=augment, init_from=args.init_from,
-        teachers=args.teachers, teacher_flip_average=args.teacher_flip_average, architecture=args.architecture,
+        teachers=args.teachers, teacher_flip_average=args.teacher_flip_average,
+        teacher_online=args.teacher_online, architecture=args.architecture,
         **{name: getattr(args, name) for name in ("epochs", "batch_size", "learning_rate", "warmup_epochs",
                                                   "weight_decay", "label_smoothing", "class_weight_power", "width",
                                                   "dropout", "patience", "seed", "precision",

@@ -30,7 +30,7 @@ import os
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import keras
@@ -38,7 +38,8 @@ import numpy as np
 from keras import layers, ops
 
 from training.data import DATA_ENV, PACKED_SUFFIX, DataError, class_weights, load_dataset, pick_split, save_packed
-from training.files import atomic_write, atomic_write_json, sha256_arrays
+from training.distill import averaged_probabilities, distillation_targets, load_teachers
+from training.files import atomic_write, atomic_write_json, sha256_arrays, sha256_file
 from training.labels import EMOTIONS, FER_SIZE
 
 log = logging.getLogger("training.portable")
@@ -63,12 +64,21 @@ class PortableConfig:
     class_weight_power: float = 0.5
     seed: int = 1
     precision: str = "mixed_bfloat16"
+    # Teachers label every augmented batch the network sees (consistent distillation, Beyer et al. 2022).
+    teachers: list[str] = field(default_factory=list)
+    distill_weight: float = 0.5
+    distill_temperature: float = 2.0
 
     def recipe(self) -> dict:
         """What determines the trained weights: a finished run in the same folder must match it to be reused."""
         fields = asdict(self)
-        for key in ("data", "out", "time_budget"):
+        for key in ("data", "out", "time_budget", "teachers"):
             fields.pop(key)
+        if self.teachers:
+            fields["teachers_sha256"] = [sha256_file(teacher) for teacher in self.teachers]
+        else:  # runs recorded before distillation existed still match
+            fields.pop("distill_weight")
+            fields.pop("distill_temperature")
         return fields
 
 
@@ -122,15 +132,51 @@ def augmenter(seed: int) -> keras.Sequential:
     ], name="augment")
 
 
-def training_model(classifier: keras.Model, seed: int) -> keras.Model:
-    """48×48 uint8 faces → [0, 1] → bilinear ×2 → augmentation → the classifier (96×96 input, as exported)."""
+class Teachers(keras.layers.Layer):
+    """The frozen teachers' mean probabilities for the very batch the student sees."""
+
+    def __init__(self, teachers: list[keras.Model], **kwargs):
+        super().__init__(**{"dtype": "float32", "trainable": False, **kwargs})
+        self.teachers = teachers
+
+    def call(self, faces):
+        return averaged_probabilities(self.teachers, faces)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], len(EMOTIONS))
+
+
+def training_model(classifier: keras.Model, seed: int, teachers: list[keras.Model] = ()) -> keras.Model:
+    """48×48 uint8 faces → [0, 1] → bilinear ×2 → augmentation → the classifier (96×96 input, as exported).
+
+    With teachers, the output is the classifier's probabilities followed by the teachers' on the same augmented
+    faces (``distillation_loss`` splits them)."""
     size = classifier.input_shape[1]
     faces = keras.Input((FER_SIZE, FER_SIZE, 1), name="faces_48")
     x = layers.Rescaling(1 / 255, dtype="float32")(faces)
     if size != FER_SIZE:
         x = layers.Resizing(size, size, "bilinear", dtype="float32")(x)
     x = augmenter(seed)(x)
-    return keras.Model(faces, classifier(x), name="portable_training")
+    outputs = classifier(x)
+    if teachers:
+        outputs = layers.Concatenate(dtype="float32")([outputs, Teachers(list(teachers))(x)])
+    return keras.Model(faces, outputs, name="portable_training")
+
+
+def distillation_loss(config: PortableConfig):
+    """Cross-entropy of the student's probabilities against the labels mixed with the teachers' (label smoothing
+    as without teachers)."""
+
+    def loss(labels, outputs):
+        student, taught = outputs[:, : len(EMOTIONS)], outputs[:, len(EMOTIONS):]
+        targets = distillation_targets(labels, taught, config.distill_weight, config.distill_temperature)
+        return keras.losses.categorical_crossentropy(targets, student, label_smoothing=config.label_smoothing)
+
+    return loss
+
+
+def student_accuracy(labels, outputs):
+    return keras.metrics.categorical_accuracy(labels, outputs[:, : len(EMOTIONS)])
 
 
 class CosineWithBudget:
@@ -213,9 +259,14 @@ def train(config: PortableConfig) -> Path:
     history: list[dict] = []
     classifier = build_model(96, len(EMOTIONS), width=config.width, dropout=config.dropout, weight_decay=0.0,
                              architecture=config.architecture)
-    model, optimizer = training_model(classifier, config.seed), _optimizer(config)
-    model.compile(optimizer=optimizer, metrics=["accuracy"],
-                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing))
+    teachers = load_teachers(config.teachers, classifier.input_shape[1])
+    model, optimizer = training_model(classifier, config.seed, teachers), _optimizer(config)
+    if teachers:
+        model.compile(optimizer=optimizer, loss=distillation_loss(config),
+                      metrics=[keras.metrics.MeanMetricWrapper(student_accuracy, name="accuracy")])
+    else:
+        model.compile(optimizer=optimizer, metrics=["accuracy"],
+                      loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing))
     # XLA compiles the whole step well for a GPU; on a CPU its convolution gradients run several times slower
     # than op-by-op execution.
     device = accelerator_name()
@@ -232,6 +283,7 @@ def train(config: PortableConfig) -> Path:
     record = {
         "recipe": recipe,
         "config": {**asdict(config), "epochs": len(history)},
+        "teachers_sha256": [sha256_file(teacher) for teacher in config.teachers],
         "train_faces": len(faces),
         "data_sha256": sha256_arrays(faces.images, faces.labels),
         "upscale": "bilinear ×2 in the training graph",
@@ -290,9 +342,11 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("train", help="train a teacher on any Keras backend")
     run.add_argument("--data", required=True, help="FER2013 CSV or a file written by `pack`")
     run.add_argument("--out", required=True, help="folder for model.keras and run.json")
-    for field, default in asdict(PortableConfig("", "")).items():
-        if field not in ("data", "out"):
-            run.add_argument(f"--{field.replace('_', '-')}", type=type(default), default=default)
+    run.add_argument("--teacher", dest="teachers", action="append", default=[],
+                     help="a trained .keras model labelling each augmented batch too (repeat for an ensemble)")
+    for name, default in asdict(PortableConfig("", "")).items():
+        if name not in ("data", "out", "teachers"):
+            run.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     try:

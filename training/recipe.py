@@ -5,10 +5,11 @@
 A recipe is a TOML file. Each ``[[stage]]`` is one ``train`` run in ``RUNS/<name>``; its keys are ``train``'s
 options with underscores (``learning_rate``, ``aug_erase_probability``…). ``init_from`` names an earlier stage,
 which stands for that stage's ``best.keras``; ``teachers`` is a list of earlier stages. A stage with
-``trainer = "portable"`` is a ``training.portable`` run instead (a teacher trained without TensorFlow, on a GPU
-when there is one); its keys are that trainer's options and it stands for its ``model.keras``. ``[export]`` names
-the stage to export and ``export``'s options. A stage resumes where it stopped (a portable one restarts) and a
-finished stage is skipped, so the same command continues an interrupted recipe at any point.
+``trainer = "portable"`` is a ``training.portable`` run instead (a network trained without TensorFlow, on a GPU
+when there is one); its keys are that trainer's options, ``teachers`` included, and it stands for its
+``model.keras``. ``[export]`` names the stage to export and ``export``'s options. A stage resumes where it
+stopped (a portable one restarts) and a finished stage is skipped, so the same command continues an interrupted
+recipe at any point.
 """
 
 from __future__ import annotations
@@ -120,13 +121,13 @@ def _expected_type(key: str, trainer: str = "train") -> type | tuple[type, ...]:
 
 def stage_config(stage: Stage, stages: list[Stage], runs: Path, data: str, lapsrn: str | None, cache_dir: str,
                  skip_bad: bool = False) -> TrainConfig | PortableConfig:
-    if stage.trainer == "portable":
-        return PortableConfig(data=data, out=str(runs / stage.name), **stage.options)
     by_name = {earlier.name: earlier for earlier in stages}
     options = dict(stage.options)
+    options["teachers"] = [str(by_name[teacher].model_path(runs)) for teacher in options.get("teachers", [])]
+    if stage.trainer == "portable":
+        return PortableConfig(data=data, out=str(runs / stage.name), **options)
     if "init_from" in options:
         options["init_from"] = str(by_name[options["init_from"]].model_path(runs))
-    options["teachers"] = [str(by_name[teacher].model_path(runs)) for teacher in options.get("teachers", [])]
     augment = {key.removeprefix("aug_"): options.pop(key) for key in list(options) if key in AUGMENT_KEYS}
     if "erase_area" in augment:
         augment["erase_area"] = tuple(augment["erase_area"])

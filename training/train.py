@@ -17,6 +17,7 @@ import numpy as np
 
 from training.augment import AugmentConfig, augment_batch
 from training.data import DataError, FaceSet, class_weights, load_auxiliary, load_dataset, overlapping_faces, pick_split
+from training.distill import averaged_probabilities, distillation_targets, load_teachers
 from training.files import atomic_save_npy, atomic_write, atomic_write_json, sha256_arrays, sha256_file
 from training.labels import EMOTIONS
 from training.superres import lapsrn_path, upscale_cached
@@ -52,6 +53,9 @@ class TrainConfig:
     init_from: str | None = None  # start from this checkpoint's weights (a second, fine-tuning stage)
     teachers: list[str] = field(default_factory=list)  # distil from these models' averaged probabilities too
     teacher_flip_average: bool = False  # each teacher averages its output with that of the mirrored face
+    # The teachers see each augmented batch the student sees ("consistent" distillation: Beyer et al. 2022),
+    # rather than each face once, unaugmented; costs a teacher pass per step.
+    teacher_online: bool = False
     distill_weight: float = 0.5  # share of the target taken from the teachers, when there are any
     distill_temperature: float = 2.0  # softens the teacher's probabilities
     precision: str = "mixed_bfloat16"  # bf16 compute runs ~30% faster on CPUs with AVX512-BF16; export is float32
@@ -66,9 +70,10 @@ class TrainConfig:
         fields = asdict(self)
         for key in ("run_dir", "lapsrn", "cache_dir", "data", "aux", "init_from", "teachers"):
             fields.pop(key)
-        if not self.teacher_flip_average:
-            # Left out when off, so that runs and models recorded before the option existed still match.
-            fields.pop("teacher_flip_average")
+        for recent in ("teacher_flip_average", "teacher_online"):
+            if not fields[recent]:
+                # Left out when off, so that runs and models recorded before the option existed still match.
+                fields.pop(recent)
         return fields
 
 
@@ -126,14 +131,12 @@ def teacher_targets(config: TrainConfig, data: PreparedData, run_dir: Path) -> n
     Each teacher sees each face once, unaugmented (offline distillation: minutes, not a second network per step);
     its probabilities are cached in the run folder, keyed by the teacher's hash.
     """
-    if not config.teachers:
+    if not config.teachers or config.teacher_online:
         return None
     probabilities = np.mean([teacher_probabilities(teacher, config, data, run_dir) for teacher in config.teachers],
                             axis=0)
-    softened = probabilities ** (1 / config.distill_temperature)
-    softened /= softened.sum(axis=1, keepdims=True)
     one_hot = np.eye(len(EMOTIONS), dtype=np.float32)[data.train_labels]
-    return ((1 - config.distill_weight) * one_hot + config.distill_weight * softened).astype(np.float32)
+    return np.asarray(distillation_targets(one_hot, probabilities, config.distill_weight, config.distill_temperature))
 
 
 def teacher_probabilities(teacher_path: str, config: TrainConfig, data: PreparedData, run_dir: Path) -> np.ndarray:
@@ -174,12 +177,19 @@ def make_train_dataset(data: PreparedData, config: TrainConfig, first_epoch: int
     labels = tf.one_hot(data.train_labels, len(EMOTIONS)) if targets is None else tf.constant(targets)
     sample_weights = tf.constant(weights[data.train_labels])
     first_step = first_epoch * steps
+    teachers = (load_teachers(config.teachers, data.train_images.shape[1], config.teacher_flip_average)
+                if config.teacher_online and config.teachers else None)
 
     def load_batch(step, indices):
         batch = tf.cast(tf.gather(images, indices)[..., None], tf.float32) / 255.0
         seed = tf.stack([tf.constant(config.seed, tf.int64), tf.cast(step, tf.int64) + first_step])
         augmented = augment_batch(batch, seed, config.augment)
-        return augmented, tf.gather(labels, indices), tf.gather(sample_weights, indices)
+        batch_labels = tf.gather(labels, indices)
+        if teachers is not None:
+            batch_labels = distillation_targets(batch_labels, averaged_probabilities(teachers, augmented),
+                                                config.distill_weight,
+                                                config.distill_temperature)
+        return augmented, batch_labels, tf.gather(sample_weights, indices)
 
     return (
         tf.data.Dataset.from_tensor_slices(order)
