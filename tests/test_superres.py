@@ -76,3 +76,25 @@ def test_missing_or_bad_model_is_a_clear_error(tmp_path: Path, monkeypatch: pyte
     junk.write_bytes(b"\x00" * 64)
     with pytest.raises(SuperResolutionError, match="not a LapSRN model"):
         LapSRN(junk)
+
+
+def test_the_keras_port_reproduces_opencv_lapsrn_within_one_grey_level(tmp_path: Path) -> None:
+    pytest.importorskip("tensorflow", reason="reading the .pb's weights needs TensorFlow")
+    from tests.fer_sample import sample_faces
+    from training import lapsrn
+
+    faces = np.concatenate([sample_faces("PublicTest", 24)[0],
+                            np.stack([cv2.resize(face, (48, 48), interpolation=cv2.INTER_AREA)
+                                      for face in real_faces_96()[:8]])])
+    weights = lapsrn.read_weights(lapsrn_model())
+
+    ported = lapsrn.upscale(faces, weights, batch_size=16)
+
+    reference = LapSRN(lapsrn_model()).upscale_all(faces, progress=False)
+    difference = np.abs(ported.astype(int) - reference.astype(int))
+    assert ported.shape == reference.shape == (32, 96, 96) and ported.dtype == np.uint8
+    assert difference.max() <= 1 and (difference > 0).mean() < 1e-3, "float rounding only"
+    junk = tmp_path / "junk.pb"
+    junk.write_bytes(b"\x08\x01" * 16)
+    with pytest.raises(ValueError, match=f"{junk}: not"):
+        lapsrn.read_weights(junk)

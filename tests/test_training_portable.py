@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tests.shared_assets import REPO
-from training.data import DataError, FaceSet, load_dataset, save_packed
+from training.data import DataError, FaceSet, load_dataset, read_packed, save_packed
 from training.files import sha256_file
 
 keras = pytest.importorskip("keras", reason="the training stack (training/requirements.txt) is not installed")
@@ -35,12 +35,15 @@ def test_packed_faces_round_trip_exactly_and_a_bad_file_is_named(tmp_path: Path)
     splits = {"Training": FaceSet(rng.integers(0, 256, (50, 48, 48), dtype=np.uint8), rng.integers(0, 7, 50)),
               "PublicTest": FaceSet(rng.integers(0, 256, (9, 48, 48), dtype=np.uint8), rng.integers(0, 7, 9))}
     path = tmp_path / "faces.npz.xz"
-    save_packed(splits, path)
+    weights = {"lapsrn.0_0f": rng.normal(size=(3, 3, 1, 64)).astype(np.float32)}
+    save_packed(splits, path, extra=weights)
     loaded = load_dataset(path)
     assert sorted(loaded) == ["PublicTest", "Training"]
     for name, faces in splits.items():
         assert np.array_equal(loaded[name].images, faces.images)
         assert np.array_equal(loaded[name].labels, faces.labels)
+    extra = read_packed(path)[1]
+    assert list(extra) == ["lapsrn.0_0f"] and np.array_equal(extra["lapsrn.0_0f"], weights["lapsrn.0_0f"])
 
     broken = tmp_path / "broken.npz.xz"
     broken.write_bytes(b"not xz at all")
@@ -87,7 +90,7 @@ def test_a_portable_run_trains_records_itself_and_teaches_the_pipeline(tmp_path:
     save_packed({"Training": FaceSet(rng.integers(0, 256, (96, 48, 48), dtype=np.uint8), np.arange(96) % 7)}, faces)
     out = tmp_path / "teacher"
     command = [sys.executable, "-m", "training.portable", "train", "--data", str(faces), "--out", str(out),
-               "--width", "4", "--epochs", "2", "--batch-size", "32", "--precision", "float32"]
+               "--width", "4", "--epochs", "2", "--batch-size", "32", "--precision", "float32", "--upscale", "bilinear"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     first = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr[-4000:]
@@ -110,7 +113,8 @@ def test_a_portable_run_trains_records_itself_and_teaches_the_pipeline(tmp_path:
 
     student = tmp_path / "student"
     taught = subprocess.run([*command[:7], str(student), "--architecture", "pyramid", "--width", "4", "--epochs", "1",
-                             "--batch-size", "32", "--precision", "float32", "--teacher", str(out / "model.keras")],
+                             "--batch-size", "32", "--precision", "float32", "--upscale", "bilinear",
+                             "--teacher", str(out / "model.keras")],
                             cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert taught.returncode == 0, taught.stderr[-4000:]
     record = json.loads((student / "run.json").read_text())
@@ -164,3 +168,30 @@ def test_a_bad_data_file_is_refused_naming_it(tmp_path: Path) -> None:
         [sys.executable, "-m", "training.portable", "train", "--data", str(missing), "--out", str(tmp_path / "o")],
         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300)
     assert completed.returncode == 2 and f"error: {missing}: no such file or folder" in completed.stderr
+
+
+def test_lapsrn_weights_travel_with_the_faces_and_upscale_them_before_training(tmp_path: Path) -> None:
+    from tests.fer_sample import write_sample_csv
+    from tests.shared_assets import lapsrn_model
+
+    pytest.importorskip("tensorflow", reason="pack reads LapSRN's .pb with TensorFlow")
+    csv_path = write_sample_csv(tmp_path / "fer.csv", {"Training": 64})
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    faces, bare = tmp_path / "faces.npz.xz", tmp_path / "bare.npz.xz"
+    for out, lapsrn in ((faces, str(lapsrn_model())), (bare, "")):
+        packed = subprocess.run([sys.executable, "-m", "training.portable", "pack", "--data", str(csv_path),
+                                 "--out", str(out), "--lapsrn", lapsrn], cwd=REPO, env=env, capture_output=True,
+                                text=True, timeout=300)
+        assert packed.returncode == 0, packed.stderr[-4000:]
+    train = [sys.executable, "-m", "training.portable", "train", "--width", "4", "--epochs", "1",
+             "--batch-size", "32", "--precision", "float32"]
+
+    trained = subprocess.run([*train, "--data", str(faces), "--out", str(tmp_path / "run")], cwd=REPO, env=env,
+                             capture_output=True, text=True, timeout=600)
+
+    assert trained.returncode == 0, trained.stderr[-4000:]
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert record["recipe"]["upscale"] == "lapsrn" and record["upscale"].startswith("LapSRN ×2")
+    refused = subprocess.run([*train, "--data", str(bare), "--out", str(tmp_path / "bare_run")], cwd=REPO, env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and f"error: {bare}: holds no LapSRN weights" in refused.stderr

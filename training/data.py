@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 DATA_ENV = "FER2013_CSV"  # where commands look for the dataset when --data is not given
 PACKED_SUFFIX = ".npz.xz"
+EXTRA_PREFIX = "extra/"  # packed arrays that are not faces
 PIXELS_PER_FACE = FER_SIZE * FER_SIZE
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".pgm"}
 
@@ -72,9 +73,7 @@ class FaceSet:
 
 def load_dataset(path: str | Path, skip_bad: bool = False) -> dict[str, FaceSet]:
     """A FER2013 CSV (``.csv`` or ``.csv.gz``), a packed file (``.npz.xz``) or an image folder, by what ``path`` is."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: no such file or folder (expected a FER2013 CSV or an image folder)")
+    path = _existing(path)
     if path.is_dir():
         return load_image_folder(path, skip_bad=skip_bad)
     if path.name.endswith(PACKED_SUFFIX):
@@ -82,12 +81,19 @@ def load_dataset(path: str | Path, skip_bad: bool = False) -> dict[str, FaceSet]
     return load_fer_csv(path, skip_bad=skip_bad)
 
 
-def save_packed(splits: dict[str, FaceSet], path: str | Path) -> None:
-    """Splits as one xz-compressed NumPy archive: about 80% of the raw pixels' size (FER2013's are noisy), so that
-    Training fits the 64 MiB that travels to a lent GPU machine."""
+def _existing(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder (expected a FER2013 CSV, a packed file or an image folder)")
+    return path
+
+
+def save_packed(splits: dict[str, FaceSet], path: str | Path, extra: dict[str, np.ndarray] | None = None) -> None:
+    """Splits (and ``extra`` arrays, such as LapSRN's weights) as one xz-compressed NumPy archive: about 80% of
+    the raw pixels' size (FER2013's are noisy), so that Training fits the 64 MiB that travels to a lent GPU."""
 
     def write(temporary: Path) -> None:
-        arrays = {}
+        arrays = {f"{EXTRA_PREFIX}{name}": array for name, array in (extra or {}).items()}
         for name, faces in splits.items():
             arrays[f"{name}.images"], arrays[f"{name}.labels"] = faces.images, faces.labels.astype(np.uint8)
         with lzma.open(temporary, "wb", preset=6) as handle:
@@ -96,13 +102,16 @@ def save_packed(splits: dict[str, FaceSet], path: str | Path) -> None:
     atomic_write(path, write)
 
 
-def load_packed(path: str | Path) -> dict[str, FaceSet]:
+def read_packed(path: str | Path) -> tuple[dict[str, FaceSet], dict[str, np.ndarray]]:
+    """The splits of a file written by ``save_packed``, and its extra arrays by name."""
+    path = _existing(path)
     try:
         with lzma.open(path, "rb") as handle, np.load(io.BytesIO(handle.read())) as archive:
             arrays = dict(archive)
     except (lzma.LZMAError, OSError, ValueError, EOFError) as problem:
         raise DataError(f"{path}: not a packed face file ({problem}); expected one written by "
                         "`python -m training.portable pack`") from None
+    extra = {key.removeprefix(EXTRA_PREFIX): arrays.pop(key) for key in list(arrays) if key.startswith(EXTRA_PREFIX)}
     splits = {}
     for key in arrays:
         name, _, kind = key.rpartition(".")
@@ -114,7 +123,11 @@ def load_packed(path: str | Path) -> dict[str, FaceSet]:
         splits[name] = FaceSet(images.astype(np.uint8), labels.astype(np.int64))
     if not splits:
         raise DataError(f"{path}: holds no split (expected NAME.images and NAME.labels arrays)")
-    return splits
+    return splits, extra
+
+
+def load_packed(path: str | Path) -> dict[str, FaceSet]:
+    return read_packed(path)[0]
 
 
 def class_weights(labels: np.ndarray, power: float) -> np.ndarray:

@@ -4,10 +4,10 @@
 sometimes lent have JAX and PyTorch but no TensorFlow, and only 64 MiB travels to them. This trainer keeps the
 same networks (``training.model``) and the same FER2013 Training faces, and moves the rest onto the accelerator:
 
-- the faces travel as 48×48 uint8 (``pack``: Training in ~53 MB) and are upscaled ×2 *bilinearly* inside the
-  training graph, since LapSRN (an OpenCV model) cannot run there. The teacher only labels faces for the student,
-  which the pipeline then trains on LapSRN faces as always; README "How the shipped model was made" measures the
-  teacher on LapSRN and on bilinear faces;
+- the faces travel as 48×48 uint8 (``pack``: Training in ~53 MB) with LapSRN ×2's weights beside them, and are
+  upscaled once on arrival by ``training.lapsrn`` (the same network in Keras ops, within one grey level of
+  OpenCV's output), since OpenCV's dnn_superres does not run there; ``--upscale bilinear`` upscales inside the
+  training graph instead, as the page does with camera crops;
 - augmentation runs on the GPU inside the jitted step: one random affine map per face (mirror, rotation, shift,
   zoom), then Keras's brightness, contrast, noise and random-erasing layers;
 - AdamW or SGD with Nesterov momentum, a cosine schedule after a linear warm-up, label smoothing and the
@@ -37,10 +37,22 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from training.data import DATA_ENV, PACKED_SUFFIX, DataError, class_weights, load_dataset, pick_split, save_packed
+from training import lapsrn
+from training.data import (
+    DATA_ENV,
+    PACKED_SUFFIX,
+    DataError,
+    FaceSet,
+    class_weights,
+    load_dataset,
+    pick_split,
+    read_packed,
+    save_packed,
+)
 from training.distill import averaged_probabilities, distillation_targets, load_teachers
 from training.files import atomic_write, atomic_write_json, sha256_arrays, sha256_file
 from training.labels import EMOTIONS, FER_SIZE
+from training.superres import LAPSRN_ENV, lapsrn_path
 
 log = logging.getLogger("training.portable")
 
@@ -64,6 +76,7 @@ class PortableConfig:
     class_weight_power: float = 0.5
     seed: int = 1
     precision: str = "mixed_bfloat16"
+    upscale: str = "lapsrn"  # or "bilinear"
     # Teachers label every augmented batch the network sees (consistent distillation, Beyer et al. 2022).
     teachers: list[str] = field(default_factory=list)
     distill_weight: float = 0.5
@@ -146,15 +159,17 @@ class Teachers(keras.layers.Layer):
         return (input_shape[0], len(EMOTIONS))
 
 
-def training_model(classifier: keras.Model, seed: int, teachers: list[keras.Model] = ()) -> keras.Model:
-    """48×48 uint8 faces → [0, 1] → bilinear ×2 → augmentation → the classifier (96×96 input, as exported).
+def training_model(classifier: keras.Model, seed: int, teachers: list[keras.Model] = (),
+                   face_size: int = FER_SIZE) -> keras.Model:
+    """uint8 faces → [0, 1] → bilinear resizing to the classifier's input (when the faces are smaller) →
+    augmentation → the classifier (96×96 input, as exported).
 
     With teachers, the output is the classifier's probabilities followed by the teachers' on the same augmented
     faces (``distillation_loss`` splits them)."""
     size = classifier.input_shape[1]
-    faces = keras.Input((FER_SIZE, FER_SIZE, 1), name="faces_48")
+    faces = keras.Input((face_size, face_size, 1), name="faces")
     x = layers.Rescaling(1 / 255, dtype="float32")(faces)
-    if size != FER_SIZE:
+    if size != face_size:
         x = layers.Resizing(size, size, "bilinear", dtype="float32")(x)
     x = augmenter(seed)(x)
     outputs = classifier(x)
@@ -253,14 +268,16 @@ def train(config: PortableConfig) -> Path:
     if finished and finished.get("recipe") == recipe and (out / MODEL_FILE).exists():
         log.info("%s: finished earlier (%d epochs)", out, finished["config"]["epochs"])
         return out / MODEL_FILE
-    faces = pick_split(load_dataset(config.data), config.train_split, config.data)
+    faces, lapsrn_weights = training_faces(config)
+    upscaled = lapsrn.upscale(faces.images, lapsrn_weights) if config.upscale == "lapsrn" else faces.images
     keras.utils.set_random_seed(config.seed)
     keras.mixed_precision.set_global_policy(config.precision)
     history: list[dict] = []
     classifier = build_model(96, len(EMOTIONS), width=config.width, dropout=config.dropout, weight_decay=0.0,
                              architecture=config.architecture)
     teachers = load_teachers(config.teachers, classifier.input_shape[1])
-    model, optimizer = training_model(classifier, config.seed, teachers), _optimizer(config)
+    model = training_model(classifier, config.seed, teachers, face_size=upscaled.shape[1])
+    optimizer = _optimizer(config)
     if teachers:
         model.compile(optimizer=optimizer, loss=distillation_loss(config),
                       metrics=[keras.metrics.MeanMetricWrapper(student_accuracy, name="accuracy")])
@@ -275,7 +292,7 @@ def train(config: PortableConfig) -> Path:
     schedule = CosineWithBudget(config)
     started = time.monotonic()
     model.fit(
-        faces.images[..., None], np.eye(len(EMOTIONS), dtype=np.float32)[faces.labels],
+        upscaled[..., None], np.eye(len(EMOTIONS), dtype=np.float32)[faces.labels],
         sample_weight=class_weights(faces.labels, config.class_weight_power)[faces.labels],
         batch_size=config.batch_size, epochs=schedule.epochs, shuffle=True, verbose=0,
         callbacks=[EpochCallback(schedule, classifier, out, history)],
@@ -286,7 +303,7 @@ def train(config: PortableConfig) -> Path:
         "teachers_sha256": [sha256_file(teacher) for teacher in config.teachers],
         "train_faces": len(faces),
         "data_sha256": sha256_arrays(faces.images, faces.labels),
-        "upscale": "bilinear ×2 in the training graph",
+        "upscale": UPSCALING[config.upscale],
         "seconds": round(time.monotonic() - started, 1),
         "history": history,
         "keras": keras.__version__,
@@ -297,6 +314,26 @@ def train(config: PortableConfig) -> Path:
     atomic_write_json(out / "run.json", record)
     log.info("%s: %d epochs in %.0f s on %s", out / MODEL_FILE, len(history), record["seconds"], record["device"])
     return out / MODEL_FILE
+
+
+UPSCALING = {"lapsrn": "LapSRN ×2 (training.lapsrn) once, before training",
+             "bilinear": "bilinear ×2 in the training graph"}
+LAPSRN_PREFIX = "lapsrn."
+
+
+def training_faces(config: PortableConfig) -> tuple[FaceSet, dict[str, np.ndarray] | None]:
+    """The training split, and LapSRN's weights when the faces are to be upscaled by it: from the packed file,
+    or for a CSV from $LAPSRN_MODEL."""
+    if not config.data.endswith(PACKED_SUFFIX):
+        faces = pick_split(load_dataset(config.data), config.train_split, config.data)
+        return faces, lapsrn.read_weights(lapsrn_path(None)) if config.upscale == "lapsrn" else None
+    splits, extra = read_packed(config.data)
+    weights = {name.removeprefix(LAPSRN_PREFIX): array for name, array in extra.items()
+               if name.startswith(LAPSRN_PREFIX)}
+    if config.upscale == "lapsrn" and not weights:
+        raise DataError(f"{config.data}: holds no LapSRN weights; pack it with --lapsrn PATH/LapSRN_x2.pb, or train "
+                        "with --upscale bilinear")
+    return pick_split(splits, config.train_split, config.data), weights
 
 
 def _optimizer(config: PortableConfig):
@@ -339,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
     pack.add_argument("--data", default=os.environ.get(DATA_ENV), help=f"FER2013 CSV (default ${DATA_ENV})")
     pack.add_argument("--splits", nargs="+", default=["Training"])
     pack.add_argument("--out", required=True, help="the .npz.xz file to write")
+    pack.add_argument("--lapsrn", default=os.environ.get(LAPSRN_ENV),
+                      help=f"LapSRN_x2.pb whose weights travel with the faces (default ${LAPSRN_ENV}; none: omitted)")
     run = commands.add_parser("train", help="train a teacher on any Keras backend")
     run.add_argument("--data", required=True, help="FER2013 CSV or a file written by `pack`")
     run.add_argument("--out", required=True, help="folder for model.keras and run.json")
@@ -356,11 +395,15 @@ def main(argv: list[str] | None = None) -> int:
             if not args.out.endswith(PACKED_SUFFIX):
                 parser.error(f"--out {args.out}: expected a name ending in {PACKED_SUFFIX}")
             source = load_dataset(args.data)
-            save_packed({name: pick_split(source, name, args.data) for name in args.splits}, args.out)
+            extra = ({LAPSRN_PREFIX + name: array for name, array in lapsrn.read_weights(args.lapsrn).items()}
+                     if args.lapsrn else {})
+            save_packed({name: pick_split(source, name, args.data) for name in args.splits}, args.out, extra)
             log.info("%s: %s, %.1f MB", args.out, ", ".join(args.splits), Path(args.out).stat().st_size / 1e6)
         else:
             if args.optimizer not in ("adamw", "sgd"):
                 parser.error(f"--optimizer {args.optimizer}: expected adamw or sgd")
+            if args.upscale not in UPSCALING:
+                parser.error(f"--upscale {args.upscale}: expected one of {', '.join(UPSCALING)}")
             train(PortableConfig(**{key: value for key, value in vars(args).items() if key != "command"}))
     except DataError as problem:
         print(f"error: {problem}", file=sys.stderr)
