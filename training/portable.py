@@ -1,4 +1,4 @@
-"""Teacher training without TensorFlow: Keras 3 on JAX (or PyTorch), for a lent GPU machine.
+"""Training without TensorFlow: Keras 3 on JAX (or PyTorch), for a lent GPU machine.
 
 ``training/train.py`` feeds batches through tf.data and TensorFlow's image ops; the GPU machines this project is
 sometimes lent have JAX and PyTorch but no TensorFlow, and only 64 MiB travels to them. This trainer keeps the
@@ -11,13 +11,15 @@ same networks (``training.model``) and the same FER2013 Training faces, and move
 - augmentation runs on the GPU inside the jitted step: one random affine map per face (mirror, rotation, shift,
   zoom), then Keras's brightness, contrast, noise and random-erasing layers;
 - AdamW or SGD with Nesterov momentum, a cosine schedule after a linear warm-up, label smoothing and the
-  pipeline's class weights. No model selection: the last epoch is the teacher, so PublicTest stays untouched.
+  pipeline's class weights. No model selection: the last epoch is the result, so PublicTest stays untouched;
+- with ``--teacher`` (repeatable), distillation: the teachers label the very augmented faces the network sees
+  ("consistent" teaching, Beyer et al. 2022), which only a GPU affords for long schedules.
 
 With ``--time-budget`` the run fits its epoch count to the time it has (measured on the first epochs) and
 records the count; rerunning with ``--epochs`` set to it reproduces the schedule on any machine, this CPU too.
 
-    python -m training.portable pack --data fer2013.csv.gz --out faces.npz.xz
-    KERAS_BACKEND=jax python -m training.portable train --data faces.npz.xz --out DIR --epochs 120
+    python -m training.portable pack --data fer2013.csv.gz --lapsrn LapSRN_x2.pb --out faces.npz.xz
+    KERAS_BACKEND=jax python -m training.portable train --data faces.npz.xz --out DIR --epochs 120 [--teacher T.keras]
 """
 
 from __future__ import annotations
