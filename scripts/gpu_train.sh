@@ -33,6 +33,10 @@ if (( TEACHER_SECONDS > 0 )); then
     2>&1 | tee "$OUT/teacher.log"
   teachers+=(--teacher "$OUT/teacher/model.keras")
 fi
+if (( ${#teachers[@]} == 0 )); then
+  echo "no teacher: carry .device-data/*.keras or set TEACHER_SECONDS > 0" >&2
+  exit 2
+fi
 python3 -m training.portable train --data "$DATA" --out "$OUT/student" --architecture pyramid --width 16 \
   --dropout 0.3 --epochs 1000 --time-budget "$STUDENT_SECONDS" --optimizer adamw --learning-rate 2e-3 \
   --weight-decay 1e-2 --seed 2 "${teachers[@]}" 2>&1 | tee "$OUT/student.log"

@@ -127,6 +127,7 @@ def read_packed(path: str | Path) -> tuple[dict[str, FaceSet], dict[str, np.ndar
 
 
 def load_packed(path: str | Path) -> dict[str, FaceSet]:
+    """The splits of a packed file, as every other loader returns them."""
     return read_packed(path)[0]
 
 

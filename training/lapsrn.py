@@ -45,9 +45,6 @@ def upscale(faces: np.ndarray, weights: dict[str, np.ndarray], batch_size: int =
     """(N, H, W) uint8 grey faces → (N, 2H, 2W) uint8, as ``cv2.dnn_superres`` with LapSRN ×2 computes them."""
     from keras import ops
 
-    def leaky(x):
-        return ops.relu(x) - LEAK * ops.relu(-x)
-
     def depth_to_space(x):  # (N, H, W, 4) → (N, 2H, 2W, 1), TensorFlow's DepthToSpace with block 2
         count, height, width = ops.shape(x)[0], x.shape[1], x.shape[2]
         x = ops.reshape(x, (count, height, width, 2, 2))
@@ -60,9 +57,10 @@ def upscale(faces: np.ndarray, weights: dict[str, np.ndarray], batch_size: int =
         image = ops.convert_to_tensor(faces[start:start + batch_size, ..., None].astype(np.float32) / 255)
         features = image
         for kernel, bias in kernels:
-            features = leaky(ops.conv(features, kernel, padding="same") + bias)
-        detail = leaky(depth_to_space(ops.conv(features, weights["reconstruction_2_deconv_f"], padding="same")))
+            features = ops.leaky_relu(ops.conv(features, kernel, padding="same") + bias, LEAK)
+        detail = ops.leaky_relu(
+            depth_to_space(ops.conv(features, weights["reconstruction_2_deconv_f"], padding="same")), LEAK)
         coarse = depth_to_space(ops.conv(image, weights["reconstruction_2_deconv_f_1"], padding="same"))
-        upscaled = leaky(coarse + detail)
+        upscaled = ops.leaky_relu(coarse + detail, LEAK)
         outputs.append(np.clip(np.rint(ops.convert_to_numpy(upscaled)[..., 0] * 255), 0, 255).astype(np.uint8))
     return np.concatenate(outputs) if outputs else np.zeros((0, *(2 * s for s in faces.shape[1:])), np.uint8)

@@ -124,5 +124,5 @@ def inference_model(trained: keras.Model, flip_average: bool = False) -> keras.M
     # One call on [faces; mirrored faces] rather than two calls, so the exported graph holds one copy of the weights.
     both = keras.ops.concatenate([face, keras.ops.flip(face, axis=2)], axis=0)
     original, mirrored = keras.ops.split(network(both), 2, axis=0)
-    averaged = layers.Average(name="emotion")([original, mirrored])
+    averaged = layers.Average(name="emotion", dtype="float32")([original, mirrored])
     return keras.Model(face, averaged, name=f"{network.name}_flip_average")

@@ -44,7 +44,6 @@ from training.data import (
     DATA_ENV,
     PACKED_SUFFIX,
     DataError,
-    FaceSet,
     class_weights,
     load_dataset,
     pick_split,
@@ -54,9 +53,13 @@ from training.data import (
 from training.distill import averaged_probabilities, distillation_targets, load_teachers
 from training.files import atomic_write, atomic_write_json, sha256_arrays, sha256_file
 from training.labels import EMOTIONS, FER_SIZE
-from training.superres import LAPSRN_ENV, lapsrn_path
+from training.superres import LAPSRN_ENV, SuperResolutionError, lapsrn_path
 
 log = logging.getLogger("training.portable")
+
+OPTIMIZERS = ("adamw", "sgd")  # SGD with Nesterov momentum 0.9
+UPSCALING = {"lapsrn": "LapSRN ×2 (training.lapsrn) once, before training",
+             "bilinear": "bilinear ×2 in the training graph"}
 
 
 @dataclass
@@ -67,7 +70,7 @@ class PortableConfig:
     architecture: str = "vgg96"
     width: int = 20
     dropout: float = 0.4
-    optimizer: str = "adamw"  # or "sgd" (Nesterov momentum 0.9)
+    optimizer: str = "adamw"  # one of OPTIMIZERS
     learning_rate: float = 2e-3
     weight_decay: float = 1e-2  # decoupled, as AdamW's; SGD takes it the same way
     warmup_epochs: float = 1.0
@@ -78,22 +81,30 @@ class PortableConfig:
     class_weight_power: float = 0.5
     seed: int = 1
     precision: str = "mixed_bfloat16"
-    upscale: str = "lapsrn"  # or "bilinear"
+    upscale: str = "lapsrn"  # one of UPSCALING
+    lapsrn: str | None = None  # LapSRN_x2.pb for a CSV (default $LAPSRN_MODEL); a packed file carries the weights
     # Teachers label every augmented batch the network sees (consistent distillation, Beyer et al. 2022).
     teachers: list[str] = field(default_factory=list)
     distill_weight: float = 0.5
     distill_temperature: float = 2.0
 
+    def __post_init__(self) -> None:
+        for name, allowed in (("optimizer", OPTIMIZERS), ("upscale", UPSCALING)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} = {getattr(self, name)!r}: expected one of {', '.join(allowed)}")
+
     def recipe(self) -> dict:
         """What determines the trained weights: a finished run in the same folder must match it to be reused."""
         fields = asdict(self)
-        for key in ("data", "out", "time_budget", "teachers"):
+        for key in ("data", "out", "time_budget", "lapsrn", "teachers"):
             fields.pop(key)
         if self.teachers:
             fields["teachers_sha256"] = [sha256_file(teacher) for teacher in self.teachers]
         else:  # runs recorded before distillation existed still match
             fields.pop("distill_weight")
             fields.pop("distill_temperature")
+        if self.upscale == "bilinear":  # as all runs recorded before LapSRN ran here
+            fields.pop("upscale")
         return fields
 
 
@@ -185,8 +196,9 @@ def distillation_loss(config: PortableConfig):
     as without teachers)."""
 
     def loss(labels, outputs):
-        student, taught = outputs[:, : len(EMOTIONS)], outputs[:, len(EMOTIONS):]
-        targets = distillation_targets(labels, taught, config.distill_weight, config.distill_temperature)
+        student, teacher_probabilities = outputs[:, : len(EMOTIONS)], outputs[:, len(EMOTIONS):]
+        targets = distillation_targets(labels, teacher_probabilities, config.distill_weight,
+                                       config.distill_temperature)
         return keras.losses.categorical_crossentropy(targets, student, label_smoothing=config.label_smoothing)
 
     return loss
@@ -270,15 +282,16 @@ def train(config: PortableConfig) -> Path:
     if finished and finished.get("recipe") == recipe and (out / MODEL_FILE).exists():
         log.info("%s: finished earlier (%d epochs)", out, finished["config"]["epochs"])
         return out / MODEL_FILE
-    faces, lapsrn_weights = training_faces(config)
-    upscaled = lapsrn.upscale(faces.images, lapsrn_weights) if config.upscale == "lapsrn" else faces.images
+    faces = pick_split(load_dataset(config.data), config.train_split, config.data)
+    # Bilinear upscaling happens inside the training graph; LapSRN once, here.
+    network_input = lapsrn.upscale(faces.images, lapsrn_weights(config)) if config.upscale == "lapsrn" else faces.images
     keras.utils.set_random_seed(config.seed)
     keras.mixed_precision.set_global_policy(config.precision)
     history: list[dict] = []
     classifier = build_model(96, len(EMOTIONS), width=config.width, dropout=config.dropout, weight_decay=0.0,
                              architecture=config.architecture)
     teachers = load_teachers(config.teachers, classifier.input_shape[1])
-    model = training_model(classifier, config.seed, teachers, face_size=upscaled.shape[1])
+    model = training_model(classifier, config.seed, teachers, face_size=network_input.shape[1])
     optimizer = _optimizer(config)
     if teachers:
         model.compile(optimizer=optimizer, loss=distillation_loss(config),
@@ -294,7 +307,7 @@ def train(config: PortableConfig) -> Path:
     schedule = CosineWithBudget(config)
     started = time.monotonic()
     model.fit(
-        upscaled[..., None], np.eye(len(EMOTIONS), dtype=np.float32)[faces.labels],
+        network_input[..., None], np.eye(len(EMOTIONS), dtype=np.float32)[faces.labels],
         sample_weight=class_weights(faces.labels, config.class_weight_power)[faces.labels],
         batch_size=config.batch_size, epochs=schedule.epochs, shuffle=True, verbose=0,
         callbacks=[EpochCallback(schedule, classifier, out, history)],
@@ -302,10 +315,10 @@ def train(config: PortableConfig) -> Path:
     record = {
         "recipe": recipe,
         "config": {**asdict(config), "epochs": len(history)},
-        "teachers_sha256": [sha256_file(teacher) for teacher in config.teachers],
         "train_faces": len(faces),
         "data_sha256": sha256_arrays(faces.images, faces.labels),
         "upscale": UPSCALING[config.upscale],
+        "face_size": network_input.shape[1],
         "seconds": round(time.monotonic() - started, 1),
         "history": history,
         "keras": keras.__version__,
@@ -318,24 +331,19 @@ def train(config: PortableConfig) -> Path:
     return out / MODEL_FILE
 
 
-UPSCALING = {"lapsrn": "LapSRN ×2 (training.lapsrn) once, before training",
-             "bilinear": "bilinear ×2 in the training graph"}
 LAPSRN_PREFIX = "lapsrn."
 
 
-def training_faces(config: PortableConfig) -> tuple[FaceSet, dict[str, np.ndarray] | None]:
-    """The training split, and LapSRN's weights when the faces are to be upscaled by it: from the packed file,
-    or for a CSV from $LAPSRN_MODEL."""
+def lapsrn_weights(config: PortableConfig) -> dict[str, np.ndarray]:
+    """LapSRN ×2's weights: those packed with the faces, or for a CSV those of --lapsrn / $LAPSRN_MODEL."""
     if not config.data.endswith(PACKED_SUFFIX):
-        faces = pick_split(load_dataset(config.data), config.train_split, config.data)
-        return faces, lapsrn.read_weights(lapsrn_path(None)) if config.upscale == "lapsrn" else None
-    splits, extra = read_packed(config.data)
-    weights = {name.removeprefix(LAPSRN_PREFIX): array for name, array in extra.items()
+        return lapsrn.read_weights(lapsrn_path(config.lapsrn))
+    weights = {name.removeprefix(LAPSRN_PREFIX): array for name, array in read_packed(config.data)[1].items()
                if name.startswith(LAPSRN_PREFIX)}
-    if config.upscale == "lapsrn" and not weights:
+    if not weights:
         raise DataError(f"{config.data}: holds no LapSRN weights; pack it with --lapsrn PATH/LapSRN_x2.pb, or train "
                         "with --upscale bilinear")
-    return pick_split(splits, config.train_split, config.data), weights
+    return weights
 
 
 def _optimizer(config: PortableConfig):
@@ -385,8 +393,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--out", required=True, help="folder for model.keras and run.json")
     run.add_argument("--teacher", dest="teachers", action="append", default=[],
                      help="a trained .keras model labelling each augmented batch too (repeat for an ensemble)")
+    run.add_argument("--lapsrn", help=f"LapSRN_x2.pb when --data is a CSV (default ${LAPSRN_ENV})")
     for name, default in asdict(PortableConfig("", "")).items():
-        if name not in ("data", "out", "teachers"):
+        if name not in ("data", "out", "teachers", "lapsrn"):
             run.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
@@ -402,12 +411,8 @@ def main(argv: list[str] | None = None) -> int:
             save_packed({name: pick_split(source, name, args.data) for name in args.splits}, args.out, extra)
             log.info("%s: %s, %.1f MB", args.out, ", ".join(args.splits), Path(args.out).stat().st_size / 1e6)
         else:
-            if args.optimizer not in ("adamw", "sgd"):
-                parser.error(f"--optimizer {args.optimizer}: expected adamw or sgd")
-            if args.upscale not in UPSCALING:
-                parser.error(f"--upscale {args.upscale}: expected one of {', '.join(UPSCALING)}")
             train(PortableConfig(**{key: value for key, value in vars(args).items() if key != "command"}))
-    except DataError as problem:
+    except (DataError, SuperResolutionError, ValueError) as problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     return 0

@@ -33,7 +33,7 @@ NOT_IN_RECIPES = {"data", "run_dir", "lapsrn", "cache_dir", "skip_bad", "augment
 STAGE_KEYS = {f.name for f in dataclasses.fields(TrainConfig)} - NOT_IN_RECIPES
 AUGMENT_KEYS = {"aug_" + f.name for f in dataclasses.fields(AugmentConfig)}
 EXPORT_KEYS = {"stage", "flip_average", "float16", "val_split"}
-PORTABLE_KEYS = {f.name for f in dataclasses.fields(PortableConfig)} - {"data", "out", "time_budget"}
+PORTABLE_KEYS = {f.name for f in dataclasses.fields(PortableConfig)} - {"data", "out", "time_budget", "lapsrn"}
 TRAINERS = ("train", "portable")
 
 
@@ -125,7 +125,7 @@ def stage_config(stage: Stage, stages: list[Stage], runs: Path, data: str, lapsr
     options = dict(stage.options)
     options["teachers"] = [str(by_name[teacher].model_path(runs)) for teacher in options.get("teachers", [])]
     if stage.trainer == "portable":
-        return PortableConfig(data=data, out=str(runs / stage.name), **options)
+        return PortableConfig(data=data, out=str(runs / stage.name), lapsrn=lapsrn, **options)
     if "init_from" in options:
         options["init_from"] = str(by_name[options["init_from"]].model_path(runs))
     augment = {key.removeprefix("aug_"): options.pop(key) for key in list(options) if key in AUGMENT_KEYS}

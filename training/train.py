@@ -163,8 +163,10 @@ def teacher_probabilities(teacher_path: str, config: TrainConfig, data: Prepared
     return probabilities
 
 
-def make_train_dataset(data: PreparedData, config: TrainConfig, first_epoch: int, targets: np.ndarray | None = None):
-    """Batches for epochs first_epoch… with a per-epoch seeded order and per-batch seeded augmentation."""
+def make_train_dataset(data: PreparedData, config: TrainConfig, first_epoch: int, targets: np.ndarray | None = None,
+                       teachers: list | None = None):
+    """Batches for epochs first_epoch… with a per-epoch seeded order and per-batch seeded augmentation; the targets
+    are the labels, or ``targets`` per face, or the labels mixed with ``teachers``' output on each augmented batch."""
     import tensorflow as tf
 
     steps = len(data.train_labels) // config.batch_size
@@ -177,15 +179,13 @@ def make_train_dataset(data: PreparedData, config: TrainConfig, first_epoch: int
     labels = tf.one_hot(data.train_labels, len(EMOTIONS)) if targets is None else tf.constant(targets)
     sample_weights = tf.constant(weights[data.train_labels])
     first_step = first_epoch * steps
-    teachers = (load_teachers(config.teachers, data.train_images.shape[1], config.teacher_flip_average)
-                if config.teacher_online and config.teachers else None)
 
     def load_batch(step, indices):
         batch = tf.cast(tf.gather(images, indices)[..., None], tf.float32) / 255.0
         seed = tf.stack([tf.constant(config.seed, tf.int64), tf.cast(step, tf.int64) + first_step])
         augmented = augment_batch(batch, seed, config.augment)
         batch_labels = tf.gather(labels, indices)
-        if teachers is not None:
+        if teachers:
             batch_labels = distillation_targets(batch_labels, averaged_probabilities(teachers, augmented),
                                                 config.distill_weight,
                                                 config.distill_temperature)
@@ -339,7 +339,9 @@ def train(config: TrainConfig) -> Path:
         return run_dir / "best.keras"
 
     targets = teacher_targets(config, data, run_dir)
-    dataset, steps = make_train_dataset(data, config, state["completed_epochs"], targets)
+    teachers = (load_teachers(config.teachers, config.input_size, config.teacher_flip_average)
+                if config.teacher_online else None)
+    dataset, steps = make_train_dataset(data, config, state["completed_epochs"], targets, teachers)
     validation = make_eval_dataset(data.val_images, labels=data.val_labels)
     log.info("model %s: %d parameters, input %d×%d, %d steps per epoch", model.name, model.count_params(),
              config.input_size, config.input_size, steps)
