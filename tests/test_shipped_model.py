@@ -13,7 +13,7 @@ from training.files import sha256_file
 from training.labels import EMOTIONS
 
 MODEL_DIR = REPO / "converted_model"
-REQUIRED_ACCURACY = 0.66  # the shipped student distilled from an ensemble: 66.26% (issue 12 names its frontier)
+REQUIRED_ACCURACY = 0.665  # the shipped student, consistently distilled: 66.87% (issue 12 names its frontier)
 
 
 @pytest.fixture(scope="module")

@@ -87,8 +87,12 @@ def test_the_shipped_recipe_resolves_every_stage(tmp_path: Path) -> None:
                                         cache_dir=".cache")
                for stage in recipe.stages}
     student = configs[recipe.export["stage"]]
+    assert student.teachers == [str(tmp_path / "gpu_teacher" / "model.keras")] and student.teacher_online
+    assert student.init_from == str(tmp_path / "student_ensemble_distilled" / "best.keras")
+    assert isinstance(configs["gpu_teacher"], PortableConfig) and configs["gpu_teacher"].upscale == "bilinear"
+    ensemble = configs["student_ensemble_distilled"]
     teacher, refined = (str(tmp_path / name / "best.keras") for name in ("teacher", "student_refined"))
-    assert student.teachers == [teacher, refined] and student.teacher_flip_average and student.init_from == refined
+    assert ensemble.teachers == [teacher, refined] and ensemble.teacher_flip_average and ensemble.init_from == refined
     assert configs["student_refined"].teachers == [teacher]
     assert configs["teacher"].init_from == str(tmp_path / "teacher_stage1" / "best.keras")
 
