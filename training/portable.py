@@ -282,9 +282,12 @@ def train(config: PortableConfig) -> Path:
     if finished and finished.get("recipe") == recipe and (out / MODEL_FILE).exists():
         log.info("%s: finished earlier (%d epochs)", out, finished["config"]["epochs"])
         return out / MODEL_FILE
-    faces = pick_split(load_dataset(config.data), config.train_split, config.data)
+    # A packed file is read (and decompressed) once: its faces and the LapSRN weights beside them.
+    splits, extra = read_packed(config.data) if config.data.endswith(PACKED_SUFFIX) else (load_dataset(config.data), {})
+    faces = pick_split(splits, config.train_split, config.data)
     # Bilinear upscaling happens inside the training graph; LapSRN once, here.
-    network_input = lapsrn.upscale(faces.images, lapsrn_weights(config)) if config.upscale == "lapsrn" else faces.images
+    network_input = (lapsrn.upscale(faces.images, lapsrn_weights(config, extra)) if config.upscale == "lapsrn"
+                     else faces.images)
     keras.utils.set_random_seed(config.seed)
     keras.mixed_precision.set_global_policy(config.precision)
     history: list[dict] = []
@@ -334,11 +337,12 @@ def train(config: PortableConfig) -> Path:
 LAPSRN_PREFIX = "lapsrn."
 
 
-def lapsrn_weights(config: PortableConfig) -> dict[str, np.ndarray]:
-    """LapSRN ×2's weights: those packed with the faces, or for a CSV those of --lapsrn / $LAPSRN_MODEL."""
+def lapsrn_weights(config: PortableConfig, packed_extra: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """LapSRN ×2's weights: those packed with the faces (``packed_extra``), or for a CSV those of --lapsrn /
+    $LAPSRN_MODEL."""
     if not config.data.endswith(PACKED_SUFFIX):
         return lapsrn.read_weights(lapsrn_path(config.lapsrn))
-    weights = {name.removeprefix(LAPSRN_PREFIX): array for name, array in read_packed(config.data)[1].items()
+    weights = {name.removeprefix(LAPSRN_PREFIX): array for name, array in packed_extra.items()
                if name.startswith(LAPSRN_PREFIX)}
     if not weights:
         raise DataError(f"{config.data}: holds no LapSRN weights; pack it with --lapsrn PATH/LapSRN_x2.pb, or train "

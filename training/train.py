@@ -186,8 +186,8 @@ def make_train_dataset(data: PreparedData, config: TrainConfig, first_epoch: int
         augmented = augment_batch(batch, seed, config.augment)
         batch_labels = tf.gather(labels, indices)
         if teachers:
-            batch_labels = distillation_targets(batch_labels, averaged_probabilities(teachers, augmented),
-                                                config.distill_weight,
+            probabilities = averaged_probabilities(teachers, augmented)
+            batch_labels = distillation_targets(batch_labels, probabilities, config.distill_weight,
                                                 config.distill_temperature)
         return augmented, batch_labels, tf.gather(sample_weights, indices)
 
