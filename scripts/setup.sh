@@ -1,5 +1,16 @@
 # Shared install steps for scripts/start.sh and scripts/test.sh (sourced, not run).
 
+# retry COMMAND...: run it up to three times, 10 s apart. A registry download cut short
+# (seen in CI: TensorFlow's 645 MB wheel broke off at 99%) should not fail the whole run.
+retry() {
+  local attempt
+  for attempt in 1 2 3; do
+    "$@" && return 0
+    [ "$attempt" = 3 ] || { echo "warning: attempt $attempt of 3 failed: $*; retrying in 10 s" >&2; sleep 10; }
+  done
+  return 1
+}
+
 # setup_python [--venv DIR] [--no-deps] REQUIREMENTS...: a venv (default .venv) with these pins installed.
 setup_python() {
   local venv=.venv pip_flags=""
@@ -14,8 +25,9 @@ setup_python() {
   local stamp="$venv/.installed-$(cat "$@" | sha256sum | cut -c1-16)"
   if [ ! -e "$stamp" ]; then
     echo "Installing $* into $venv …"
-    if ! "$venv/bin/python" -m pip install --disable-pip-version-check $pip_flags $(printf -- '-r %s ' "$@") \
-        >"$venv/pip-install.log" 2>&1; then
+    : >"$venv/pip-install.log"
+    if ! retry "$venv/bin/python" -m pip install --disable-pip-version-check --retries 10 --timeout 60 \
+        $pip_flags $(printf -- '-r %s ' "$@") >>"$venv/pip-install.log" 2>&1; then
       tail -n 40 "$venv/pip-install.log" >&2
       echo "error: pip could not install $* (full log: $venv/pip-install.log)" >&2
       exit 1
@@ -30,7 +42,7 @@ setup_node() {
     exit 1
   fi
   if [ ! -e node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_modules/.lock-installed; then
-    npm ci --no-audit --no-fund --loglevel=error
+    retry npm ci --no-audit --no-fund --loglevel=error
     cp package-lock.json node_modules/.lock-installed
   fi
 }
@@ -38,7 +50,7 @@ setup_node() {
 setup_chromium() {
   if [ -x /usr/bin/chromium ]; then return; fi
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    retry apt-get update -qq && retry env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   else
     echo "error: the browser tests need Debian's Chromium: sudo apt-get install -y chromium" >&2
     exit 1
@@ -48,5 +60,5 @@ setup_chromium() {
 # nginx runs the reverse-proxy test (deploy/nginx.conf on loopback); without root it is skipped, saying so.
 setup_nginx() {
   if [ -x /usr/sbin/nginx ] || [ "$(id -u)" != 0 ]; then return; fi
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
+  retry apt-get update -qq && retry env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
 }
