@@ -13,7 +13,8 @@ from training.files import sha256_file
 from training.labels import EMOTIONS
 
 MODEL_DIR = REPO / "converted_model"
-REQUIRED_ACCURACY = 0.665  # the shipped student, consistently distilled: 66.87% (issue 12 names its frontier)
+REQUIRED_ACCURACY = 0.685  # issue 12's target; the shipped student, distilled on a GPU, scores 69.07%
+REQUIRED_MACRO_F1 = 0.65
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,8 @@ def test_recorded_publictest_accuracy_is_reproduced(metadata: dict, tmp_path: Pa
     recorded = metadata["metrics"]["validation"]
     assert measured["faces"] == recorded["faces"] == 3589
     assert measured["accuracy"] == pytest.approx(recorded["accuracy"], abs=0.002)
-    assert measured["accuracy"] >= REQUIRED_ACCURACY
+    assert measured["macro_f1"] == pytest.approx(recorded["macro_f1"], abs=0.002)
+    assert measured["accuracy"] >= REQUIRED_ACCURACY and measured["macro_f1"] >= REQUIRED_MACRO_F1
 
 
 @pytest.mark.parametrize("backend", ["cpu", "wasm"])

@@ -193,3 +193,38 @@ def test_lapsrn_weights_travel_with_the_faces_and_upscale_them_before_training(t
     refused = subprocess.run([*train, "--data", str(bare), "--out", str(tmp_path / "bare_run")], cwd=REPO, env=env,
                              capture_output=True, text=True, timeout=300)
     assert refused.returncode == 2 and f"error: {bare}: holds no LapSRN weights" in refused.stderr
+
+
+def test_a_portable_run_exports_as_the_browser_model_from_its_own_record(tmp_path: Path) -> None:
+    from tests.fer_sample import write_sample_csv
+    from tests.shared_assets import lapsrn_model
+
+    pytest.importorskip("tensorflow", reason="export converts with TensorFlow")
+    csv_path = write_sample_csv(tmp_path / "fer.csv", {"Training": 64, "PublicTest": 32})
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    run = tmp_path / "run"
+    trained = subprocess.run([sys.executable, "-m", "training.portable", "train", "--data", str(csv_path),
+                              "--lapsrn", str(lapsrn_model()), "--out", str(run), "--architecture", "pyramid",
+                              "--width", "4", "--epochs", "1", "--batch-size", "32", "--precision", "float32"],
+                             cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert trained.returncode == 0, trained.stderr[-4000:]
+    export = [sys.executable, "-m", "training", "export", "--run-dir", str(run), "--lapsrn", str(lapsrn_model()),
+              "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "converted")]
+
+    exported = subprocess.run([*export, "--data", str(csv_path)], cwd=REPO, env=env, capture_output=True, text=True,
+                              timeout=600)
+
+    assert exported.returncode == 0, exported.stderr[-4000:]
+    metadata = json.loads((tmp_path / "converted" / "metadata.json").read_text())
+    training = metadata["training"]
+    assert training["trainer"] == "training.portable" and training["superres"].startswith("LapSRN ×2")
+    assert training["checkpoint_sha256"] == sha256_file(run / "model.keras")
+    assert training["recipe"]["epochs"] == training["epochs_run"] == 1 and training["recipe"]["width"] == 4
+    assert sum(training["train_class_counts"]) == training["train_faces"] == 64
+    assert metadata["metrics"]["validation"]["faces"] == 32
+
+    other = write_sample_csv(tmp_path / "other.csv", {"Training": 48, "PublicTest": 32})
+    refused = subprocess.run([*export, "--data", str(other)], cwd=REPO, env=env, capture_output=True, text=True,
+                             timeout=600)
+    assert refused.returncode == 2, refused.stderr[-4000:]
+    assert f"error: {run / 'run.json'}: trained on other faces than {other}'s Training" in refused.stderr

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from training.portable import PortableConfig
 from training.recipe import load_recipe, stage_config
 
 SHIPPED_RECIPE = REPO / "training" / "recipes" / "shipped.toml"
+PREVIOUS_RECIPE = REPO / "training" / "recipes" / "cpu_consistent.toml"  # the model shipped before it
 
 TINY_RECIPE = """
 [[stage]]
@@ -74,18 +76,34 @@ def test_the_checked_in_recipe_is_the_one_that_made_the_shipped_model(tmp_path: 
     recipe = load_recipe(SHIPPED_RECIPE)
     exported = next(stage for stage in recipe.stages if stage.name == recipe.export["stage"])
     config = stage_config(exported, recipe.stages, tmp_path, data="fer2013.csv.gz", lapsrn=None, cache_dir=".cache")
-    assert json.loads(json.dumps(config.recipe())) == metadata["training"]["recipe"]
+    assert isinstance(config, PortableConfig) and metadata["training"]["trainer"] == "training.portable"
+    recorded = dict(metadata["training"]["recipe"])
+    # The teachers' digests need their files; the recipe names as many teachers as were recorded.
+    assert len(config.teachers) == len(recorded.pop("teachers_sha256")) == len(metadata["training"]["teachers"])
+    options = json.loads(json.dumps(asdict(config)))
+    assert {key: options[key] for key in recorded} == recorded
     assert recipe.export.get("flip_average", False) == metadata["output"]["flip_average"]
-    # A model exported before ensembles records one "teacher_sha256" instead of the list.
-    recorded = metadata["training"].get("teachers_sha256") or [metadata["training"].get("teacher_sha256")]
-    assert len(exported.options.get("teachers", [])) == len([digest for digest in recorded if digest])
+
+
+def resolved(path: Path, runs: Path) -> tuple:
+    """The recipe at ``path`` and each stage's configuration by name, with run folders under ``runs``."""
+    recipe = load_recipe(path)
+    return recipe, {stage.name: stage_config(stage, recipe.stages, runs, data="fer2013.csv.gz", lapsrn=None,
+                                             cache_dir=".cache")
+                    for stage in recipe.stages}
 
 
 def test_the_shipped_recipe_resolves_every_stage(tmp_path: Path) -> None:
-    recipe = load_recipe(SHIPPED_RECIPE)
-    configs = {stage.name: stage_config(stage, recipe.stages, tmp_path, data="fer2013.csv.gz", lapsrn=None,
-                                        cache_dir=".cache")
-               for stage in recipe.stages}
+    recipe, configs = resolved(SHIPPED_RECIPE, tmp_path)
+    assert all(isinstance(config, PortableConfig) for config in configs.values())
+    student = configs[recipe.export["stage"]]
+    assert student.teachers == [str(tmp_path / name / "model.keras") for name in ("gpu_teacher", "gpu_teacher_lapsrn")]
+    assert (student.architecture, student.width, student.upscale) == ("pyramid", 16, "lapsrn")
+    assert configs["gpu_teacher"].upscale == "bilinear" and configs["gpu_teacher_lapsrn"].upscale == "lapsrn"
+
+
+def test_the_previous_recipe_still_resolves_every_stage(tmp_path: Path) -> None:
+    recipe, configs = resolved(PREVIOUS_RECIPE, tmp_path)
     student = configs[recipe.export["stage"]]
     assert student.teachers == [str(tmp_path / "gpu_teacher" / "model.keras")] and student.teacher_online
     assert student.init_from == str(tmp_path / "student_ensemble_distilled" / "best.keras")

@@ -23,6 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from training.evaluate import classification_metrics, predict_probabilities
 from training.files import atomic_write_json, sha256_file
 from training.labels import EMOTIONS
@@ -128,13 +130,11 @@ def export(run_dir: str, data: str, out_dir: str, lapsrn: str | None, cache_dir:
     from training.data import load_dataset, pick_split
     from training.model import inference_model
 
-    run = Path(run_dir)
-    config = json.loads((run / "config.json").read_text())
-    state = json.loads((run / "state.json").read_text())
-    checkpoint = run / "best.keras"
+    splits = load_dataset(data)
+    checkpoint, training = training_record(Path(run_dir), splits, data)
     model = inference_model(keras.models.load_model(checkpoint, compile=False), flip_average=flip_average)
 
-    faces = pick_split(load_dataset(data), val_split, data)
+    faces = pick_split(splits, val_split, data)
     probabilities = predict_probabilities(model, faces.images, lapsrn, cache_dir)
     metrics = classification_metrics(faces.labels, probabilities.argmax(axis=1))
     log.info("%s: %s accuracy %.4f, macro-F1 %.4f (float32 Keras)", checkpoint, val_split, metrics["accuracy"],
@@ -166,25 +166,7 @@ def export(run_dir: str, data: str, out_dir: str, lapsrn: str | None, cache_dir:
                 "validation": {"split": val_split, "data": Path(data).name, "evaluated_with": "Keras, float32",
                                **metrics},
             },
-            "training": {
-                "recipe": config["recipe"],
-                "init_from": config.get("init_from"),  # a fine-tuning stage starts from this checkpoint
-                "init_from_sha256": config.get("init_from_sha256"),
-                # distilled from these models' probabilities; a run folder from before ensembles names one "teacher"
-                "teachers": config.get("teachers", [config["teacher"]] if config.get("teacher") else []),
-                "teachers_sha256": config.get("teachers_sha256",
-                                              [config["teacher_sha256"]] if config.get("teacher_sha256") else []),
-                "input_size": config["input_size"],
-                "superres": "LapSRN x2 (cv2.dnn_superres)" if config["recipe"]["superres"] else None,
-                "train_faces": config["train_faces"],
-                "train_class_counts": config["train_class_counts"],
-                "data_sha256": config["data_sha256"],
-                "checkpoint_sha256": sha256_file(checkpoint),
-                "best_epoch": state["best_epoch"],
-                "epochs_run": state["completed_epochs"],
-                "train_seconds": state.get("train_seconds"),
-                "history": state["history"],
-            },
+            "training": training,
             "software": {"python": platform.python_version(), "tensorflow": tf.__version__,
                          "keras": keras.__version__, "tensorflowjs": tensorflowjs.__version__},
             "hardware": f"{platform.machine()} {_cpu_name()}",
@@ -201,6 +183,71 @@ def export(run_dir: str, data: str, out_dir: str, lapsrn: str | None, cache_dir:
         shutil.rmtree(staging, ignore_errors=True)
     log.info("exported %s (%d bytes of weights) to %s", checkpoint, metadata["model"]["bytes"], out)
     return metadata
+
+
+def training_record(run: Path, splits: dict, data: str) -> tuple[Path, dict]:
+    """The checkpoint a run folder exports and how it was trained, from either trainer's records: ``train``'s
+    best.keras with config.json and state.json, or ``training.portable``'s model.keras (its last epoch) with
+    run.json."""
+    portable_record = run / "run.json"
+    if portable_record.exists():
+        return _portable_training(run, json.loads(portable_record.read_text()), splits, data)
+    config = json.loads((run / "config.json").read_text())
+    state = json.loads((run / "state.json").read_text())
+    checkpoint = run / "best.keras"
+    return checkpoint, {
+        "recipe": config["recipe"],
+        "init_from": config.get("init_from"),  # a fine-tuning stage starts from this checkpoint
+        "init_from_sha256": config.get("init_from_sha256"),
+        # distilled from these models' probabilities; a run folder from before ensembles names one "teacher"
+        "teachers": config.get("teachers", [config["teacher"]] if config.get("teacher") else []),
+        "teachers_sha256": config.get("teachers_sha256",
+                                      [config["teacher_sha256"]] if config.get("teacher_sha256") else []),
+        "input_size": config["input_size"],
+        "superres": "LapSRN x2 (cv2.dnn_superres)" if config["recipe"]["superres"] else None,
+        "train_faces": config["train_faces"],
+        "train_class_counts": config["train_class_counts"],
+        "data_sha256": config["data_sha256"],
+        "checkpoint_sha256": sha256_file(checkpoint),
+        "best_epoch": state["best_epoch"],
+        "epochs_run": state["completed_epochs"],
+        "train_seconds": state.get("train_seconds"),
+        "history": state["history"],
+    }
+
+
+def _portable_training(run: Path, record: dict, splits: dict, data: str) -> tuple[Path, dict]:
+    from training.data import pick_split
+    from training.files import sha256_arrays
+    from training.portable import MODEL_FILE, UPSCALING
+
+    config = record["config"]
+    faces = pick_split(splits, config["train_split"], data)
+    if sha256_arrays(faces.images, faces.labels) != record["data_sha256"]:
+        raise ValueError(f"{run / 'run.json'}: trained on other faces than {data}'s {config['train_split']} "
+                         "(data_sha256 differs)")
+    checkpoint = run / MODEL_FILE
+    epochs = len(record["history"])
+    return checkpoint, {
+        "trainer": "training.portable",
+        # A time budget picks the epoch count during the run: the recipe records the count it picked.
+        "recipe": {**record["recipe"], "epochs": epochs},
+        "init_from": None,
+        "init_from_sha256": None,
+        "teachers": config["teachers"],
+        "teachers_sha256": record["recipe"].get("teachers_sha256", []),
+        "input_size": 96,
+        "superres": UPSCALING[config["upscale"]] if config["upscale"] == "lapsrn" else None,
+        "train_faces": record["train_faces"],
+        "train_class_counts": np.bincount(faces.labels, minlength=len(EMOTIONS)).tolist(),
+        "data_sha256": record["data_sha256"],
+        "checkpoint_sha256": sha256_file(checkpoint),
+        "best_epoch": epochs,  # no model selection: the last epoch is the model
+        "epochs_run": epochs,
+        "train_seconds": record["seconds"],
+        "device": f"{record['device']} ({record['backend']} backend)",
+        "history": record["history"],
+    }
 
 
 def _network_parameters(model) -> int:
@@ -222,7 +269,9 @@ def add_parser(commands, add_data_options) -> None:
     parser = commands.add_parser("export", help="convert a run's best checkpoint to converted_model/ (TF.js)",
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_data_options(parser)
-    parser.add_argument("--run-dir", required=True, help="training run folder (holds best.keras and config.json)")
+    parser.add_argument("--run-dir", required=True,
+                        help="training run folder: best.keras and config.json (train), or model.keras and run.json "
+                             "(training.portable)")
     parser.add_argument("--out", default="converted_model")
     parser.add_argument("--val-split", default="PublicTest", help="split whose metrics go into metadata.json")
     parser.add_argument("--flip-average", action="store_true", help="average with the mirrored face in the model")
