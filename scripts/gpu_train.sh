@@ -8,16 +8,17 @@
 #   .device-data/faces.npz.xz  python -m training.portable pack --lapsrn ../shared/models/LapSRN_x2.pb ...
 #   .device-data/*.keras       optional extra teachers (the total must stay under 64 MiB)
 #
-# TEACHER_SECONDS=0 skips the fresh teacher (then at least one carried teacher is needed). DISTILL_WEIGHTS lists
-# one student per weight given to the teachers (against the labels); they train side by side on the one GPU, which
-# one small network leaves mostly idle. $OUT ends with each run's model.keras and run.json and one log, few enough
-# files for all of them to come back from a device call.
+# TEACHER_SECONDS=0 skips the fresh teacher (then at least one carried teacher is needed). STUDENTS lists the
+# students, separated by ";": each a run name, then the options it adds to or overrides in the common ones below
+# (argparse keeps an option's last value), e.g. STUDENTS="kd0.5 --distill-weight 0.5; kd1.0 --distill-weight 1.0".
+# They train side by side on the one GPU, which one small network leaves mostly idle. $OUT ends with each run's
+# model.keras and run.json and one log, few enough files for all of them to come back from a device call.
 set -euo pipefail
 
 OUT=${OUT:-gpu-runs}
 TEACHER_SECONDS=${TEACHER_SECONDS:-150}
 STUDENT_SECONDS=${STUDENT_SECONDS:-330}
-DISTILL_WEIGHTS=${DISTILL_WEIGHTS:-0.5}
+STUDENTS=${STUDENTS:-student}
 DATA=${DATA:-.device-data/faces.npz.xz}
 mkdir -p "$OUT"
 if [[ -d .whl ]]; then
@@ -41,18 +42,22 @@ if (( ${#teachers[@]} == 0 )); then
   echo "no teacher: carry .device-data/*.keras or set TEACHER_SECONDS > 0" >&2
   exit 2
 fi
-read -ra weights <<<"$DISTILL_WEIGHTS"
+IFS=';' read -ra students <<<"$STUDENTS"
 # JAX takes 75% of the GPU's memory by default: each student gets an equal share instead.
 export XLA_PYTHON_CLIENT_MEM_FRACTION
-XLA_PYTHON_CLIENT_MEM_FRACTION=$(python3 -c "print(round(0.9 / ${#weights[@]}, 2))")
-for weight in "${weights[@]}"; do
-  python3 -m training.portable train --data "$DATA" --out "$OUT/student-kd$weight" --architecture pyramid \
-    --width 16 --dropout 0.3 --epochs 1000 --time-budget "$STUDENT_SECONDS" --optimizer adamw --learning-rate 2e-3 \
-    --weight-decay 1e-2 --seed 2 --distill-weight "$weight" "${teachers[@]}" >"$OUT/student-kd$weight.log" 2>&1 &
+XLA_PYTHON_CLIENT_MEM_FRACTION=$(python3 -c "print(round(0.9 / ${#students[@]}, 2))")
+names=()
+for student in "${students[@]}"; do
+  read -ra words <<<"$student"
+  name=${words[0]}
+  names+=("$name")
+  python3 -m training.portable train --data "$DATA" --out "$OUT/$name" --architecture pyramid --width 16 \
+    --dropout 0.3 --epochs 1000 --time-budget "$STUDENT_SECONDS" --optimizer adamw --learning-rate 2e-3 \
+    --weight-decay 1e-2 --seed 2 "${teachers[@]}" "${words[@]:1}" >"$OUT/$name.log" 2>&1 &
 done
 status=0
-for _ in "${weights[@]}"; do wait -n || status=1; done
-for weight in "${weights[@]}"; do cat "$OUT/student-kd$weight.log" >>"$OUT/teacher.log"; rm "$OUT/student-kd$weight.log"; done
+for _ in "${names[@]}"; do wait -n || status=1; done
+for name in "${names[@]}"; do cat "$OUT/$name.log" >>"$OUT/teacher.log"; rm "$OUT/$name.log"; done
 mv "$OUT/teacher.log" "$OUT/runs.log"
 rm -f "$OUT"/*/history.json  # run.json holds the same history
 tail -n 3 "$OUT/runs.log"
