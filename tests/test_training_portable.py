@@ -1,7 +1,7 @@
 """`python -m training.portable`: teachers trained without TensorFlow's data pipeline (Keras 3 on any backend, for
 a lent GPU). Packed faces round-trip exactly; the augmentation's affine map moves pixels where it should; a run
 trains, records itself, loads in the TensorFlow pipeline as a teacher, and is not retrained when finished; teachers
-label the very augmented faces the student sees."""
+label the very augmented faces the student sees; the device script trains its named students side by side."""
 
 from __future__ import annotations
 
@@ -228,3 +228,39 @@ def test_a_portable_run_exports_as_the_browser_model_from_its_own_record(tmp_pat
                              timeout=600)
     assert refused.returncode == 2, refused.stderr[-4000:]
     assert f"error: {run / 'run.json'}: trained on other faces than {other}'s Training" in refused.stderr
+
+
+def test_the_device_script_trains_each_named_student_side_by_side_and_leaves_few_files(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    faces = tmp_path / "faces.npz.xz"
+    save_packed({"Training": FaceSet(rng.integers(0, 256, (64, 48, 48), dtype=np.uint8), np.arange(64) % 7)}, faces)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "KERAS_BACKEND": "tensorflow"}
+    tiny = ["--width", "4", "--epochs", "1", "--batch-size", "32", "--precision", "float32", "--upscale", "bilinear"]
+    carried = tmp_path / ".device-data"  # the script finds carried teachers where a device call puts them
+    teacher = subprocess.run([sys.executable, "-m", "training.portable", "train", "--data", str(faces), "--out",
+                              str(tmp_path / "teacher"), *tiny], cwd=REPO, env=env, capture_output=True, text=True,
+                             timeout=600)
+    assert teacher.returncode == 0, teacher.stderr[-4000:]
+    carried.mkdir()
+    (tmp_path / "teacher" / "model.keras").rename(carried / "teacher.keras")
+    options = " ".join(["--architecture", "pyramid", *tiny])
+    out = tmp_path / "out"
+
+    completed = subprocess.run(
+        ["bash", str(REPO / "scripts" / "gpu_train.sh")], cwd=tmp_path, capture_output=True, text=True, timeout=900,
+        env={**env, "PATH": f"{Path(sys.executable).parent}:{env['PATH']}", "OUT": str(out), "DATA": str(faces),
+             "TEACHER_SECONDS": "0", "STUDENTS": f"mixed {options}; teachers-only {options} --distill-weight 1.0"})
+
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    files = sorted(str(path.relative_to(out)) for path in out.rglob("*") if path.is_file())
+    assert files == ["mixed/model.keras", "mixed/run.json", "runs.log", "teachers-only/model.keras",
+                     "teachers-only/run.json"], "a device call brings back at most 8 files"
+    digest = sha256_file(carried / "teacher.keras")
+    weights = {}
+    for name in ("mixed", "teachers-only"):
+        record = json.loads((out / name / "run.json").read_text())
+        assert record["recipe"]["teachers_sha256"] == [digest] and record["recipe"]["width"] == 4
+        weights[name] = record["recipe"]["distill_weight"]
+    assert weights == {"mixed": 0.5, "teachers-only": 1.0}
+    log = (out / "runs.log").read_text()
+    assert all(f"{name}/model.keras: 1 epochs" in log for name in weights), "each student's log is kept"
