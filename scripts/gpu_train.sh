@@ -35,7 +35,7 @@ done
 if (( TEACHER_SECONDS > 0 )); then
   python3 -m training.portable train --data "$DATA" --out "$OUT/teacher" --architecture vgg96 --width 20 \
     --epochs 400 --time-budget "$TEACHER_SECONDS" --optimizer adamw --learning-rate 2e-3 --weight-decay 1e-2 --seed 1 \
-    2>&1 | tee "$OUT/teacher.log"
+    2>&1 | tee "$OUT/runs.log"
   teachers+=(--teacher "$OUT/teacher/model.keras")
 fi
 if (( ${#teachers[@]} == 0 )); then
@@ -57,8 +57,7 @@ for student in "${students[@]}"; do
 done
 status=0
 for _ in "${names[@]}"; do wait -n || status=1; done
-for name in "${names[@]}"; do cat "$OUT/$name.log" >>"$OUT/teacher.log"; rm "$OUT/$name.log"; done
-mv "$OUT/teacher.log" "$OUT/runs.log"
+for name in "${names[@]}"; do cat "$OUT/$name.log" >>"$OUT/runs.log"; rm "$OUT/$name.log"; done
 rm -f "$OUT"/*/history.json  # run.json holds the same history
 tail -n 3 "$OUT/runs.log"
 exit "$status"

@@ -133,6 +133,8 @@ def export(run_dir: str, data: str, out_dir: str, lapsrn: str | None, cache_dir:
     splits = load_dataset(data)
     checkpoint, training = training_record(Path(run_dir), splits, data)
     model = inference_model(keras.models.load_model(checkpoint, compile=False), flip_average=flip_average)
+    input_size = int(model.input_shape[1])
+    training["input_size"] = input_size  # read from the network itself, whichever trainer made it
 
     faces = pick_split(splits, val_split, data)
     probabilities = predict_probabilities(model, faces.images, lapsrn, cache_dir)
@@ -148,7 +150,6 @@ def export(run_dir: str, data: str, out_dir: str, lapsrn: str | None, cache_dir:
         convert_to_tfjs(staging / "saved_model", graph_dir, quantize_float16)
         weight_files = sorted(p for p in graph_dir.iterdir())
         convert_to_litert(model, graph_dir / LITERT_FILE, quantize_float16)
-        input_size = int(model.input_shape[1])
         metadata = {
             "name": "emotion-cnn",
             "labels": list(EMOTIONS),
@@ -203,7 +204,6 @@ def training_record(run: Path, splits: dict, data: str) -> tuple[Path, dict]:
         "teachers": config.get("teachers", [config["teacher"]] if config.get("teacher") else []),
         "teachers_sha256": config.get("teachers_sha256",
                                       [config["teacher_sha256"]] if config.get("teacher_sha256") else []),
-        "input_size": config["input_size"],
         "superres": "LapSRN x2 (cv2.dnn_superres)" if config["recipe"]["superres"] else None,
         "train_faces": config["train_faces"],
         "train_class_counts": config["train_class_counts"],
@@ -236,7 +236,6 @@ def _portable_training(run: Path, record: dict, splits: dict, data: str) -> tupl
         "init_from_sha256": None,
         "teachers": config["teachers"],
         "teachers_sha256": record["recipe"].get("teachers_sha256", []),
-        "input_size": 96,
         "superres": UPSCALING[config["upscale"]] if config["upscale"] == "lapsrn" else None,
         "train_faces": record["train_faces"],
         "train_class_counts": np.bincount(faces.labels, minlength=len(EMOTIONS)).tolist(),
