@@ -46,7 +46,8 @@ export async function frameCanvas(url) {
   return canvas;
 }
 
-/** Wall-clock milliseconds of `runs` sequential awaited calls after `warmup` untimed ones (first calls compile kernels). */
+/** Wall-clock milliseconds of `runs` sequential awaited calls after `warmup` untimed ones (first calls compile kernels):
+ * their summary, and each call's time. */
 export async function timeCalls(call, { warmup, runs }) {
   for (let i = 0; i < warmup; i += 1) await call();
   const times = [];
@@ -62,6 +63,7 @@ export async function timeCalls(call, { warmup, runs }) {
     mean_ms: times.reduce((sum, t) => sum + t, 0) / times.length,
     min_ms: sorted[0],
     max_ms: sorted[sorted.length - 1],
+    times,
   };
 }
 

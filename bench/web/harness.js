@@ -1,6 +1,6 @@
-// Runs one model on one TF.js backend in this page: predictions on the faces, per-face latency (batch 1) and
-// end-to-end detect + classify on the frame. Called by bench/browser.py; one fresh page per model and backend,
-// because face-api and Human bring their own TF.js bundles.
+// Runs one model on one TF.js backend in this page: predictions on the faces and end-to-end detect + classify on
+// the frame (run), then per-face latency at batch 1 in rounds (timeLatency). Called by bench/browser.py; one fresh
+// page per model and backend, because face-api and Human bring their own TF.js bundles.
 import { faceCanvases, frameCanvas, timeCalls } from './common.js';
 
 const ADAPTERS = {
@@ -10,16 +10,18 @@ const ADAPTERS = {
 };
 const ACCURACY_BATCH = 32;
 
+let loaded = null; // this page's model and faces, kept for the latency rounds
+
 /**
- * @param {{model:string, backend:string, modelUrl:string, faces:{url:string, size:number}|null,
- *          latency:{warmup:number, runs:number}|null, endToEnd:{url:string, warmup:number, runs:number}|null}} job
+ * @param {{model:string, backend:string, modelUrl:string, faces:{url:string, size:number, predict:boolean}|null,
+ *          endToEnd:{url:string, warmup:number, runs:number}|null}} job
  */
 export async function run(job) {
   const adapter = await ADAPTERS[job.model]();
   const loadStarted = performance.now();
   const model = await adapter.create({ backend: job.backend, modelUrl: job.modelUrl });
   const result = { model: job.model, backend: model.backend, labels: model.labels, load_ms: performance.now() - loadStarted };
-  if (job.faces || job.latency) {
+  if (job.faces) {
     const canvases = await faceCanvases(job.faces.url, job.faces.size);
     if (job.faces.predict) {
       result.probabilities = [];
@@ -27,10 +29,7 @@ export async function run(job) {
         result.probabilities.push(...(await model.classifyBatch(canvases.slice(start, start + ACCURACY_BATCH))));
       }
     }
-    if (job.latency) {
-      let next = 0; // cycle through the faces so no result can be reused
-      result.latency = await timeCalls(() => model.classifyOne(canvases[next++ % canvases.length]), job.latency);
-    }
+    loaded = { model, canvases, next: 0 };
   }
   if (job.endToEnd) {
     const frame = await frameCanvas(job.endToEnd.url);
@@ -38,4 +37,12 @@ export async function run(job) {
     result.end_to_end = await timeCalls(() => model.detectAndClassify(frame), job.endToEnd);
   }
   return result;
+}
+
+/** One round of per-face latency (batch 1) on the model that run() loaded; bench/browser.py alternates the rounds
+ * between the models' pages, so that a change in the machine's load reaches every model alike. */
+export async function timeLatency({ warmup, runs }) {
+  const { model, canvases } = loaded;
+  // Cycle through the faces so that no result can be reused.
+  return timeCalls(() => model.classifyOne(canvases[loaded.next++ % canvases.length]), { warmup, runs });
 }
