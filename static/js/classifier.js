@@ -27,7 +27,7 @@ export class EmotionClassifier {
     const tf = globalThis.tf;
     const batch = this.inputTensor(source, rects);
     const output = this.model.predict(batch);
-    const probabilities = tf.tidy(() => (this.metadata.output?.kind === 'logits' ? tf.softmax(output) : output.clone()));
+    const probabilities = this.metadata.output?.kind === 'logits' ? tf.softmax(output) : output;
     const rows = await probabilities.array();
     tf.dispose([batch, output, probabilities]);
     return rows.map((row) => row.map((probability, index) => ({ label: this.labels[index], probability })));
