@@ -56,29 +56,18 @@ export class EmotionClassifier {
   }
 
   /**
-   * RGBA pixels as a [1, h, w, C] tensor in the model's colours, times metadata's scale. Converted here, before
+   * RGBA pixels as a [1, h, w, 1] tensor of the model's grey, times metadata's scale. Converted here, before
    * resizing, as Python does (both are linear, so the order does not change the result): one pass in JavaScript
    * over the region costs a third of converting its three channels with tensor ops.
    */
   modelPixels({ data, width, height }) {
-    const { color, grey_weights: greyWeights, scale } = this.preprocessing;
-    const { channels } = this.input;
-    const values = new Float32Array(width * height * channels);
-    if (color === 'grey' && channels === 1) {
-      const [red, green, blue] = greyWeights.map((weight) => weight * scale);
-      for (let pixel = 0, rgba = 0; pixel < values.length; pixel += 1, rgba += 4) {
-        values[pixel] = red * data[rgba] + green * data[rgba + 1] + blue * data[rgba + 2];
-      }
-    } else if (color === 'rgb' && channels === 3) {
-      for (let value = 0, rgba = 0; value < values.length; value += 3, rgba += 4) {
-        values[value] = scale * data[rgba];
-        values[value + 1] = scale * data[rgba + 1];
-        values[value + 2] = scale * data[rgba + 2];
-      }
-    } else {
-      throw new Error(`metadata.json asks for unsupported colour handling: ${color} with ${channels} channel(s)`);
+    const { grey_weights: greyWeights, scale } = this.preprocessing;
+    const [red, green, blue] = greyWeights.map((weight) => weight * scale);
+    const grey = new Float32Array(width * height);
+    for (let pixel = 0, rgba = 0; pixel < grey.length; pixel += 1, rgba += 4) {
+      grey[pixel] = red * data[rgba] + green * data[rgba + 1] + blue * data[rgba + 2];
     }
-    return globalThis.tf.tensor4d(values, [1, height, width, channels]);
+    return globalThis.tf.tensor4d(grey, [1, height, width, 1]);
   }
 
   /** The RGBA pixels of one region of `source`, copied 1:1 (no resampling) through a small reused canvas. */
@@ -109,10 +98,15 @@ export async function load({ modelUrl, onProgress = () => {} }) {
   const response = await fetch(new URL('metadata.json', new URL(modelUrl, location.href)));
   if (!response.ok) throw new Error(`metadata.json: HTTP ${response.status}`);
   const metadata = await response.json();
+  const { height, width, channels } = metadata.input;
+  const { color } = metadata.preprocessing;
+  if (color !== 'grey' || channels !== 1) {
+    // What the Python pipeline trains and measures (training/preprocessing.py); anything else would be a guess.
+    throw new Error(`metadata.json asks for unsupported colour handling: ${color} with ${channels} channel(s)`);
+  }
   const graphModel = await tf.loadGraphModel(new URL(metadata.model.path, response.url).href, { onProgress });
   const classifier = new EmotionClassifier(graphModel, metadata);
   // One warm-up pass compiles kernels now rather than on the visitor's first photo.
-  const { height, width, channels } = metadata.input;
   tf.tidy(() => graphModel.predict(tf.zeros([1, height, width, channels])).dataSync());
   return classifier;
 }
