@@ -23,7 +23,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 REPO = Path(__file__).resolve().parents[1]
 JOB_TIMEOUT_MS = 30 * 60 * 1000  # the full split on the plain-JavaScript backend is slow
 LATENCY_ROUNDS = 5
-HARNESS = "(await import('/bench/web/harness.js'))"
 
 
 @dataclass(frozen=True)
