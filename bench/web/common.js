@@ -46,9 +46,8 @@ export async function frameCanvas(url) {
   return canvas;
 }
 
-/** Wall-clock milliseconds of `runs` sequential awaited calls after `warmup` untimed ones (first calls compile kernels):
- * their summary, and each call's time. */
-export async function timeCalls(call, { warmup, runs }) {
+/** Wall-clock milliseconds of each of `runs` sequential awaited calls after `warmup` untimed ones (first calls compile kernels). */
+export async function callTimes(call, { warmup, runs }) {
   for (let i = 0; i < warmup; i += 1) await call();
   const times = [];
   for (let i = 0; i < runs; i += 1) {
@@ -56,14 +55,19 @@ export async function timeCalls(call, { warmup, runs }) {
     await call();
     times.push(performance.now() - started);
   }
+  return times;
+}
+
+/** callTimes, summarised. */
+export async function timeCalls(call, options) {
+  const times = await callTimes(call, options);
   const sorted = [...times].sort((a, b) => a - b);
   return {
-    runs,
+    runs: times.length,
     median_ms: sorted[Math.floor(sorted.length / 2)],
     mean_ms: times.reduce((sum, t) => sum + t, 0) / times.length,
     min_ms: sorted[0],
     max_ms: sorted[sorted.length - 1],
-    times,
   };
 }
 

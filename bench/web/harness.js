@@ -1,7 +1,7 @@
 // Runs one model on one TF.js backend in this page: predictions on the faces and end-to-end detect + classify on
 // the frame (run), then per-face latency at batch 1 in rounds (timeLatency). Called by bench/browser.py; one fresh
 // page per model and backend, because face-api and Human bring their own TF.js bundles.
-import { faceCanvases, frameCanvas, timeCalls } from './common.js';
+import { callTimes, faceCanvases, frameCanvas, timeCalls } from './common.js';
 
 const ADAPTERS = {
   ours: () => import('./models/ours.js'),
@@ -44,5 +44,5 @@ export async function run(job) {
 export async function timeLatency({ warmup, runs }) {
   const { model, canvases } = loaded;
   // Cycle through the faces so that no result can be reused.
-  return timeCalls(() => model.classifyOne(canvases[loaded.next++ % canvases.length]), { warmup, runs });
+  return { times: await callTimes(() => model.classifyOne(canvases[loaded.next++ % canvases.length]), { warmup, runs }) };
 }
