@@ -39,7 +39,8 @@ def _train_parser(commands) -> None:
                         help=f"comma-separated classes to take from --aux ({','.join(EMOTIONS)})")
     parser.add_argument("--no-superres", dest="superres", action="store_false", help="train on 48×48 faces")
     parser.add_argument("--init-from", default=None,
-                        help="start from a checkpoint's weights, e.g. a first stage's best.keras (fine-tuning stage)")
+                        help="start from a checkpoint's weights, e.g. a first stage's best.keras (fine-tuning stage); "
+                             "a wider network of the same architecture is pruned to --width (training/prune.py)")
     parser.add_argument("--teacher", dest="teachers", action="append", default=[],
                         help="distil from this model as well as the labels, e.g. an exported reference.keras; "
                              "repeat it to distil from an ensemble (probabilities averaged)")

@@ -288,6 +288,18 @@ def save_learning_curves(history: list[dict], path: Path) -> None:
     plt.close(figure)
 
 
+def start_from(model, checkpoint, path: str) -> None:
+    """The checkpoint's weights, or, for a wider network of the same architecture, its most important channels."""
+    if [w.shape for w in checkpoint.weights] == [w.shape for w in model.weights]:
+        model.set_weights(checkpoint.get_weights())
+        log.info("starting from the weights of %s", path)
+        return
+    from training.prune import prune_into
+
+    prune_into(checkpoint, model)
+    log.info("starting from %s pruned: %d of its %d parameters", path, model.count_params(), checkpoint.count_params())
+
+
 def train(config: TrainConfig) -> Path:
     """Train (or resume) the run in ``config.run_dir``; returns the path of the best checkpoint."""
     import keras
@@ -323,9 +335,8 @@ def train(config: TrainConfig) -> Path:
         model = build_compiled_model(config, steps)
         init_sha256 = None
         if config.init_from:
-            model.set_weights(keras.models.load_model(config.init_from, compile=False).get_weights())
+            start_from(model, keras.models.load_model(config.init_from, compile=False), config.init_from)
             init_sha256 = sha256_file(config.init_from)
-            log.info("starting from the weights of %s", config.init_from)
         atomic_write_json(run_dir / "config.json", {
             "init_from": config.init_from, "init_from_sha256": init_sha256, "teachers": config.teachers,
             "teachers_sha256": [sha256_file(teacher) for teacher in config.teachers],
