@@ -376,7 +376,11 @@ def test_export_litert_rewrites_the_classifier_from_the_reference_model(tmp_path
     assert rewritten["bytes"] == (copy / "model.tflite").stat().st_size < 2_000_000
     shipped = EmotionDetector.load(MODEL_DIR).detect(astronaut())
     again = EmotionDetector.load(copy).detect(astronaut())
-    assert [face.probabilities for face in again] == [face.probabilities for face in shipped]
+    # The same network, not bit for bit: the converter folds batch normalisation with the CPU's own float kernels
+    # (an AVX-512 Xeon and an AMD EPYC differ in the 7th digit); another network would differ by far more.
+    assert shipped and [face.box for face in again] == [face.box for face in shipped]
+    for rewritten_face, shipped_face in zip(again, shipped, strict=True):
+        assert rewritten_face.probabilities == pytest.approx(shipped_face.probabilities, abs=1e-5)
 
 
 def test_runs_without_tensorflow(tmp_path: Path) -> None:
