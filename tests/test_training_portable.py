@@ -123,6 +123,16 @@ def test_a_portable_run_trains_records_itself_and_teaches_the_pipeline(tmp_path:
     assert record["recipe"]["distill_weight"] == 0.5 and np.isfinite(record["history"][0]["loss"])
     assert 0 <= record["history"][0]["accuracy"] <= 1 and record["face_size"] == 48
 
+    pruned = tmp_path / "pruned"
+    started = subprocess.run([*command[:7], str(pruned), "--width", "2", "--epochs", "1", "--batch-size", "32",
+                              "--precision", "float32", "--upscale", "bilinear",
+                              "--init-from", str(out / "model.keras")],
+                             cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert started.returncode == 0, started.stderr[-4000:]
+    assert f"starting from {out / 'model.keras'} pruned" in started.stderr
+    record = json.loads((pruned / "run.json").read_text())
+    assert record["recipe"]["init_from_sha256"] == digest and record["config"]["init_from"] == str(out / "model.keras")
+
 
 def linear_classifier(weights: np.ndarray) -> keras.Model:
     """96×96 faces → softmax of one dense layer: no batch statistics, so training and inference agree."""

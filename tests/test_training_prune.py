@@ -11,8 +11,7 @@ from keras import layers  # noqa: E402
 
 from training.labels import EMOTIONS  # noqa: E402
 from training.model import build_model, inference_model  # noqa: E402
-from training.prune import prune_into  # noqa: E402
-from training.train import start_from  # noqa: E402
+from training.prune import prune_into, start_from  # noqa: E402
 
 
 def _trained_looking(width: int, seed: int) -> keras.Model:

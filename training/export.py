@@ -232,8 +232,8 @@ def _portable_training(run: Path, record: dict, splits: dict, data: str) -> tupl
         "trainer": "training.portable",
         # A time budget picks the epoch count during the run: the recipe records the count it picked.
         "recipe": {**record["recipe"], "epochs": epochs},
-        "init_from": None,
-        "init_from_sha256": None,
+        "init_from": config.get("init_from"),  # pruned to this network's width when it was wider
+        "init_from_sha256": record["recipe"].get("init_from_sha256"),
         "teachers": config["teachers"],
         "teachers_sha256": record["recipe"].get("teachers_sha256", []),
         "superres": UPSCALING[config["upscale"]] if config["upscale"] == "lapsrn" else None,

@@ -87,6 +87,8 @@ class PortableConfig:
     teachers: list[str] = field(default_factory=list)
     distill_weight: float = 0.5
     distill_temperature: float = 2.0
+    # Start from this model's weights; a wider one of the same architecture is pruned to ``width`` first.
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         for name, allowed in (("optimizer", OPTIMIZERS), ("upscale", UPSCALING)):
@@ -96,8 +98,10 @@ class PortableConfig:
     def recipe(self) -> dict:
         """What determines the trained weights: a finished run in the same folder must match it to be reused."""
         fields = asdict(self)
-        for key in ("data", "out", "time_budget", "lapsrn", "teachers"):
+        for key in ("data", "out", "time_budget", "lapsrn", "teachers", "init_from"):
             fields.pop(key)
+        if self.init_from:  # runs recorded before pruning existed, which all started from noise, still match
+            fields["init_from_sha256"] = sha256_file(self.init_from)
         if self.teachers:
             fields["teachers_sha256"] = [sha256_file(teacher) for teacher in self.teachers]
         else:  # runs recorded before distillation existed still match
@@ -278,6 +282,7 @@ def train(config: PortableConfig) -> Path:
     An interrupted run starts again from its first epoch: minutes on a GPU. (Resuming from saved weights and
     optimizer state gave first epochs unlike an uninterrupted run's here, and was taken out.)"""
     from training.model import build_model
+    from training.prune import start_from
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -297,6 +302,8 @@ def train(config: PortableConfig) -> Path:
     history: list[dict] = []
     classifier = build_model(96, len(EMOTIONS), width=config.width, dropout=config.dropout, weight_decay=0.0,
                              architecture=config.architecture)
+    if config.init_from:
+        start_from(classifier, keras.models.load_model(config.init_from, compile=False), config.init_from)
     teachers = load_teachers(config.teachers, classifier.input_shape[1])
     model = training_model(classifier, config.seed, teachers, face_size=network_input.shape[1])
     optimizer = _optimizer(config)
@@ -402,8 +409,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--teacher", dest="teachers", action="append", default=[],
                      help="a trained .keras model labelling each augmented batch too (repeat for an ensemble)")
     run.add_argument("--lapsrn", help=f"LapSRN_x2.pb when --data is a CSV (default ${LAPSRN_ENV})")
+    run.add_argument("--init-from", help="a trained .keras model to start from: the same network, or a wider one "
+                     "of the same architecture, pruned to --width (training.prune)")
     for name, default in asdict(PortableConfig("", "")).items():
-        if name not in ("data", "out", "teachers", "lapsrn"):
+        if name not in ("data", "out", "teachers", "lapsrn", "init_from"):
             run.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")

@@ -9,8 +9,12 @@ made").
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from keras import layers
+
+log = logging.getLogger(__name__)
 
 _WEIGHTED = (layers.Conv2D, layers.BatchNormalization, layers.Dense)
 
@@ -57,3 +61,13 @@ def prune_into(source, target) -> None:
         else:  # the dense head reads the last convolution's channels, averaged over the face
             kernel, bias = weights
             narrow_layer.set_weights([kernel[kept_inputs], bias])
+
+
+def start_from(model, checkpoint, path: str) -> None:
+    """The checkpoint's weights, or, for a wider network of the same architecture, its most important channels."""
+    if [w.shape for w in checkpoint.weights] == [w.shape for w in model.weights]:
+        model.set_weights(checkpoint.get_weights())
+        log.info("starting from the weights of %s", path)
+        return
+    prune_into(checkpoint, model)
+    log.info("starting from %s pruned: %d of its %d parameters", path, model.count_params(), checkpoint.count_params())

@@ -124,10 +124,10 @@ def stage_config(stage: Stage, stages: list[Stage], runs: Path, data: str, lapsr
     by_name = {earlier.name: earlier for earlier in stages}
     options = dict(stage.options)
     options["teachers"] = [str(by_name[teacher].model_path(runs)) for teacher in options.get("teachers", [])]
-    if stage.trainer == "portable":
-        return PortableConfig(data=data, out=str(runs / stage.name), lapsrn=lapsrn, **options)
     if "init_from" in options:
         options["init_from"] = str(by_name[options["init_from"]].model_path(runs))
+    if stage.trainer == "portable":
+        return PortableConfig(data=data, out=str(runs / stage.name), lapsrn=lapsrn, **options)
     augment = {key.removeprefix("aug_"): options.pop(key) for key in list(options) if key in AUGMENT_KEYS}
     if "erase_area" in augment:
         augment["erase_area"] = tuple(augment["erase_area"])

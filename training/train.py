@@ -288,23 +288,12 @@ def save_learning_curves(history: list[dict], path: Path) -> None:
     plt.close(figure)
 
 
-def start_from(model, checkpoint, path: str) -> None:
-    """The checkpoint's weights, or, for a wider network of the same architecture, its most important channels."""
-    if [w.shape for w in checkpoint.weights] == [w.shape for w in model.weights]:
-        model.set_weights(checkpoint.get_weights())
-        log.info("starting from the weights of %s", path)
-        return
-    from training.prune import prune_into
-
-    prune_into(checkpoint, model)
-    log.info("starting from %s pruned: %d of its %d parameters", path, model.count_params(), checkpoint.count_params())
-
-
 def train(config: TrainConfig) -> Path:
     """Train (or resume) the run in ``config.run_dir``; returns the path of the best checkpoint."""
     import keras
 
     from training.model import ARCHITECTURES
+    from training.prune import start_from
 
     if config.architecture not in ARCHITECTURES:
         raise ValueError(f"--architecture {config.architecture!r}: expected one of {', '.join(ARCHITECTURES)}")
