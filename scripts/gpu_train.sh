@@ -11,8 +11,9 @@
 # TEACHER_SECONDS=0 skips the fresh teacher (then at least one carried teacher is needed). STUDENTS lists the
 # students, separated by ";": each a run name, then the options it adds to or overrides in the common ones below
 # (argparse keeps an option's last value), e.g. STUDENTS="kd0.5 --distill-weight 0.5; kd1.0 --distill-weight 1.0".
-# They train side by side on the one GPU, which one small network leaves mostly idle. $OUT ends with each run's
-# model.keras and run.json and one log, few enough files for all of them to come back from a device call.
+# They train side by side on the one GPU, which one small network leaves mostly idle. A device call brings back at
+# most 8 files, so $OUT ends with one log and one NAME.tar per run (its folder: model.keras, run.json once it
+# finished): 7 runs at most, the fresh teacher included. Unpack with `tar -xf NAME.tar -C RUNS`.
 set -euo pipefail
 
 OUT=${OUT:-gpu-runs}
@@ -32,6 +33,13 @@ teachers=()
 for carried in .device-data/*.keras; do
   [[ -e $carried ]] && teachers+=(--teacher "$carried")
 done
+IFS=';' read -ra students <<<"$STUDENTS"
+runs=$(( ${#students[@]} + (TEACHER_SECONDS > 0) ))
+if (( runs > 7 )); then
+  echo "STUDENTS names ${#students[@]} students: with the teacher that is $runs runs, and a device call brings back" \
+    "one log and at most 7 runs" >&2
+  exit 2
+fi
 if (( TEACHER_SECONDS > 0 )); then
   python3 -m training.portable train --data "$DATA" --out "$OUT/teacher" --architecture vgg96 --width 20 \
     --epochs 400 --time-budget "$TEACHER_SECONDS" --optimizer adamw --learning-rate 2e-3 --weight-decay 1e-2 --seed 1 \
@@ -42,7 +50,6 @@ if (( ${#teachers[@]} == 0 )); then
   echo "no teacher: carry .device-data/*.keras or set TEACHER_SECONDS > 0" >&2
   exit 2
 fi
-IFS=';' read -ra students <<<"$STUDENTS"
 # JAX takes 75% of the GPU's memory by default: each student gets an equal share instead.
 export XLA_PYTHON_CLIENT_MEM_FRACTION
 XLA_PYTHON_CLIENT_MEM_FRACTION=$(python3 -c "print(round(0.9 / ${#students[@]}, 2))")
@@ -58,6 +65,9 @@ done
 status=0
 for _ in "${names[@]}"; do wait -n || status=1; done
 for name in "${names[@]}"; do cat "$OUT/$name.log" >>"$OUT/runs.log"; rm "$OUT/$name.log"; done
-rm -f "$OUT"/*/history.json  # run.json holds the same history
+for run in "$OUT"/*/; do
+  run=$(basename "$run")
+  tar -cf "$OUT/$run.tar" -C "$OUT" "$run" && rm -r "${OUT:?}/$run"
+done
 tail -n 3 "$OUT/runs.log"
 exit "$status"

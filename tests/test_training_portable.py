@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -263,8 +264,10 @@ def test_the_device_script_trains_each_named_student_side_by_side_and_leaves_few
 
     assert completed.returncode == 0, completed.stderr[-4000:]
     files = sorted(str(path.relative_to(out)) for path in out.rglob("*") if path.is_file())
-    assert files == ["mixed/model.keras", "mixed/run.json", "runs.log", "teachers-only/model.keras",
-                     "teachers-only/run.json"], "a device call brings back at most 8 files"
+    assert files == ["mixed.tar", "runs.log", "teachers-only.tar"], "a device call brings back at most 8 files"
+    for name in ("mixed", "teachers-only"):
+        with tarfile.open(out / f"{name}.tar") as archive:
+            archive.extractall(out, filter="data")
     digest = sha256_file(carried / "teacher.keras")
     weights = {}
     for name in ("mixed", "teachers-only"):
@@ -274,3 +277,12 @@ def test_the_device_script_trains_each_named_student_side_by_side_and_leaves_few
     assert weights == {"mixed": 0.5, "teachers-only": 1.0}
     log = (out / "runs.log").read_text()
     assert all(f"{name}/model.keras: 1 epochs" in log for name in weights), "each student's log is kept"
+
+
+def test_the_device_script_refuses_more_runs_than_a_device_call_brings_back(tmp_path: Path) -> None:
+    students = "; ".join(f"s{number}" for number in range(7))
+    completed = subprocess.run(["bash", str(REPO / "scripts" / "gpu_train.sh")], cwd=tmp_path, capture_output=True,
+                               text=True, timeout=120,
+                               env={**os.environ, "OUT": str(tmp_path / "out"), "STUDENTS": students})
+    assert completed.returncode == 2 and "that is 8 runs" in completed.stderr, completed.stderr[-2000:]
+    assert not (tmp_path / "out" / "teacher").exists(), "refused before training anything"
