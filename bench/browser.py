@@ -8,11 +8,11 @@ every model alike and the ratios between models stay comparable.
 from __future__ import annotations
 
 import logging
-import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.serve import static_server
+from bench.timing import latency_summary
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +117,5 @@ def _time_latency_in_rounds(pages: dict[int, JobPage], results: list[dict], warm
             else:
                 times[index] += timing["times"]
     for index, page in pages.items():
-        ordered = sorted(times[index])
-        results[index]["latency"] = {
-            "runs": len(ordered), "rounds": LATENCY_ROUNDS, "median_ms": ordered[len(ordered) // 2],
-            "mean_ms": statistics.fmean(ordered), "min_ms": ordered[0], "max_ms": ordered[-1]}
+        results[index]["latency"] = {**latency_summary(times[index]), "rounds": LATENCY_ROUNDS}
         page.close()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -22,6 +21,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script, in the bench venv
+from bench.timing import latency_summary  # noqa: E402
 
 
 def timed(call: Callable[[], object], warmup: int, runs: int) -> dict:
@@ -32,9 +34,7 @@ def timed(call: Callable[[], object], warmup: int, runs: int) -> dict:
         started = time.perf_counter()
         call()
         times.append((time.perf_counter() - started) * 1000)
-    ordered = sorted(times)
-    return {"runs": runs, "median_ms": ordered[len(ordered) // 2], "mean_ms": statistics.fmean(times),
-            "min_ms": ordered[0], "max_ms": ordered[-1]}
+    return latency_summary(times)
 
 
 def main(argv: list[str] | None = None) -> int:
