@@ -115,6 +115,17 @@ def test_the_previous_recipe_still_resolves_every_stage(tmp_path: Path) -> None:
     assert configs["teacher"].init_from == str(tmp_path / "teacher_stage1" / "best.keras")
 
 
+def test_a_portable_stage_starts_from_an_earlier_stage_pruned_or_not(tmp_path: Path) -> None:
+    path = tmp_path / "prune.toml"
+    path.write_text('[[stage]]\nname = "wide"\ntrainer = "portable"\nwidth = 16\n\n'
+                    '[[stage]]\nname = "narrow"\ntrainer = "portable"\nwidth = 10\ninit_from = "wide"\n'
+                    'teachers = ["wide"]\n')
+    _, configs = resolved(path, tmp_path / "runs")
+    wide = str(tmp_path / "runs" / "wide" / "model.keras")
+    assert configs["narrow"].init_from == wide and configs["narrow"].teachers == [wide]
+    assert configs["wide"].init_from is None
+
+
 def test_a_portable_stage_is_a_portable_run_and_its_model_teaches_later_stages(tmp_path: Path) -> None:
     path = tmp_path / "mixed.toml"
     path.write_text('[[stage]]\nname = "gpu"\ntrainer = "portable"\nepochs = 7\noptimizer = "sgd"\n'

@@ -14,6 +14,8 @@ same networks (``training.model``) and the same FER2013 Training faces, and move
   pipeline's class weights. No model selection: the last epoch is the result, so PublicTest stays untouched;
 - with ``--teacher`` (repeatable), distillation: the teachers label the very augmented faces the network sees
   ("consistent" teaching, Beyer et al. 2022), which only a GPU affords for long schedules.
+- with ``--init-from``, a trained network to start from; a wider one of the same architecture is pruned to
+  ``--width`` first (``training.prune``).
 
 With ``--time-budget`` the run fits its epoch count to the time it has (measured on the first epochs) and
 records the count; rerunning with ``--epochs`` set to it reproduces the schedule on any machine, this CPU too.
