@@ -83,6 +83,23 @@ def test_the_schedule_warms_up_anneals_to_zero_and_fits_its_time_budget() -> Non
     budgeted.started -= 40.0  # 40 s spent: 20 left, 2 more epochs at 6 s plus the 25% margin (7.5 s)
     budgeted.fit_to_budget(4)
     assert budgeted.epochs == 6
+    budgeted.epoch_seconds.append(1.0)
+    budgeted.fit_to_budget(5)
+    assert budgeted.epochs == 6, "planned after epochs 4 and 12 only"
+
+    shared = CosineWithBudget(PortableConfig("", "", epochs=100, time_budget=100.0))
+    shared.epoch_seconds = [9.0, 9.0, 2.0, 2.0]  # a neighbour on the GPU still compiling: slow epochs 3-4
+    shared.started -= 22.0  # 78 s left at 2.5 s: 31 more
+    shared.fit_to_budget(4)
+    assert shared.epochs == 35
+    shared.epoch_seconds += [0.8] * 8  # then 0.8 s: 1.0 s with the margin
+    shared.started -= 6.4
+    shared.fit_to_budget(12)
+    assert shared.epochs == 12 + 71, "the second plan uses the time the first one left unused"
+    shared.epoch_seconds = shared.epoch_seconds[:4] + [0.1] * 8
+    shared.epochs = 35
+    shared.fit_to_budget(12)
+    assert shared.epochs == 100, "never beyond the configured epochs"
 
 
 def test_a_portable_run_trains_records_itself_and_teaches_the_pipeline(tmp_path: Path) -> None:
