@@ -216,7 +216,7 @@ def student_accuracy(labels, outputs):
 
 PACE_MARGIN = 1.25
 # Epochs after which the epoch count is planned: the first two include compiling the step, so the pace of epochs
-# 3–4 gives a first plan; epochs 9–12 a second, once students sharing a GPU have all finished compiling (on an H100
+# 3–4 gives a first plan; epochs 7–12 a second, once students sharing a GPU have all finished compiling (on an H100
 # a student's epochs 3–4 took 1.7–2.0 s beside another one's compilation, and 1.2 s afterwards).
 PLAN_AFTER = (4, 12)
 
