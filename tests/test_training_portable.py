@@ -144,12 +144,16 @@ def test_a_portable_run_trains_records_itself_and_teaches_the_pipeline(tmp_path:
     pruned = tmp_path / "pruned"
     started = subprocess.run([*command[:7], str(pruned), "--width", "2", "--epochs", "1", "--batch-size", "32",
                               "--precision", "float32", "--upscale", "bilinear",
-                              "--init-from", str(out / "model.keras")],
+                              "--init-from", str(out / "model.keras"), "--teacher", str(out / "model.keras"),
+                              "--teacher-flip-average"],
                              cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert started.returncode == 0, started.stderr[-4000:]
     assert f"starting from {out / 'model.keras'} pruned" in started.stderr
     record = json.loads((pruned / "run.json").read_text())
     assert record["recipe"]["init_from_sha256"] == digest and record["config"]["init_from"] == str(out / "model.keras")
+    assert record["recipe"]["teacher_flip_average"] is True and record["recipe"]["teachers_sha256"] == [digest]
+    assert "teacher_flip_average" not in json.loads((student / "run.json").read_text())["recipe"], \
+        "off, it is left out of the recipe, so that runs recorded before it existed still match"
 
 
 def linear_classifier(weights: np.ndarray) -> keras.Model:

@@ -89,6 +89,7 @@ class PortableConfig:
     teachers: list[str] = field(default_factory=list)
     distill_weight: float = 0.5
     distill_temperature: float = 2.0
+    teacher_flip_average: bool = False  # each teacher averages its output with that of the mirrored face
     # Start from this model's weights; a wider one of the same architecture is pruned to ``width`` first.
     init_from: str | None = None
 
@@ -109,6 +110,8 @@ class PortableConfig:
         else:  # runs recorded before distillation existed still match
             fields.pop("distill_weight")
             fields.pop("distill_temperature")
+        if not self.teacher_flip_average:  # left out when off, so that runs recorded before it existed still match
+            fields.pop("teacher_flip_average")
         if self.upscale == "bilinear":  # as all runs recorded before LapSRN ran here
             fields.pop("upscale")
         return fields
@@ -312,7 +315,7 @@ def train(config: PortableConfig) -> Path:
                              architecture=config.architecture)
     if config.init_from:
         start_from(classifier, keras.models.load_model(config.init_from, compile=False), config.init_from)
-    teachers = load_teachers(config.teachers, classifier.input_shape[1])
+    teachers = load_teachers(config.teachers, classifier.input_shape[1], config.teacher_flip_average)
     model = training_model(classifier, config.seed, teachers, face_size=network_input.shape[1])
     optimizer = _optimizer(config)
     if teachers:
@@ -420,7 +423,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--init-from", help="a trained .keras model to start from: the same network, or a wider one "
                      "of the same architecture, pruned to --width (training.prune)")
     for name, default in asdict(PortableConfig("", "")).items():
-        if name not in ("data", "out", "teachers", "lapsrn", "init_from"):
+        if name in ("data", "out", "teachers", "lapsrn", "init_from"):
+            continue
+        if isinstance(default, bool):
+            run.add_argument(f"--{name.replace('_', '-')}", action="store_true")
+        else:
             run.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
