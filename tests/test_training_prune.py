@@ -58,13 +58,14 @@ def test_pruning_to_the_same_width_copies_the_network() -> None:
         np.testing.assert_array_equal(original, copied)
 
 
-def test_start_from_prunes_only_when_the_widths_differ() -> None:
+def test_start_from_prunes_only_when_the_widths_differ(tmp_path) -> None:
     wide = _trained_looking(12, seed=4)
+    wide.save(tmp_path / "wide.keras")
     same = build_model(96, len(EMOTIONS), width=12, architecture="pyramid")
-    start_from(same, wide, "wide.keras")
+    start_from(same, str(tmp_path / "wide.keras"))
     np.testing.assert_array_equal(same.get_weights()[0], wide.get_weights()[0])
     narrow = build_model(96, len(EMOTIONS), width=8, architecture="pyramid")
-    start_from(narrow, wide, "wide.keras")
+    start_from(narrow, str(tmp_path / "wide.keras"))
     stem, wide_stem = narrow.get_weights()[0], wide.get_weights()[0]
     assert stem.shape == (3, 3, 1, 8) and all(
         any(np.array_equal(stem[..., k], wide_stem[..., j]) for j in range(12)) for k in range(8))

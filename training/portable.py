@@ -314,7 +314,7 @@ def train(config: PortableConfig) -> Path:
     classifier = build_model(96, len(EMOTIONS), width=config.width, dropout=config.dropout, weight_decay=0.0,
                              architecture=config.architecture)
     if config.init_from:
-        start_from(classifier, keras.models.load_model(config.init_from, compile=False), config.init_from)
+        start_from(classifier, config.init_from)
     teachers = load_teachers(config.teachers, classifier.input_shape[1], config.teacher_flip_average)
     model = training_model(classifier, config.seed, teachers, face_size=network_input.shape[1])
     optimizer = _optimizer(config)

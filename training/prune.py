@@ -63,8 +63,12 @@ def prune_into(source, target) -> None:
             narrow_layer.set_weights([kernel[kept_inputs], bias])
 
 
-def start_from(model, checkpoint, path: str) -> None:
-    """The checkpoint's weights, or, for a wider network of the same architecture, its most important channels."""
+def start_from(model, path: str) -> None:
+    """Set ``model``'s weights from the checkpoint at ``path``: a copy when the shapes match, otherwise, for a wider
+    network of the same architecture, its most important channels."""
+    import keras
+
+    checkpoint = keras.models.load_model(path, compile=False)
     if [w.shape for w in checkpoint.weights] == [w.shape for w in model.weights]:
         model.set_weights(checkpoint.get_weights())
         log.info("starting from the weights of %s", path)

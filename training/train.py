@@ -324,7 +324,7 @@ def train(config: TrainConfig) -> Path:
         model = build_compiled_model(config, steps)
         init_sha256 = None
         if config.init_from:
-            start_from(model, keras.models.load_model(config.init_from, compile=False), config.init_from)
+            start_from(model, config.init_from)
             init_sha256 = sha256_file(config.init_from)
         atomic_write_json(run_dir / "config.json", {
             "init_from": config.init_from, "init_from_sha256": init_sha256, "teachers": config.teachers,
