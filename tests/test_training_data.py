@@ -232,3 +232,22 @@ def test_part_of_training_can_be_held_out_for_model_selection(tmp_path: Path) ->
 def test_overlapping_faces_counts_what_two_parts_share(first: str, second: str, shared: int) -> None:
     sizes = {"training": 28709, "publictest": 3589}
     assert overlapping_faces(first, second, sizes) == shared == overlapping_faces(second, first, sizes)
+
+
+@pytest.mark.parametrize(("module", "options", "expected"), [
+    ("training", ["--epochs", "1"], "warmup_epochs = 1.0: expected fewer than epochs (1)"),
+    ("training", ["--dropout", "1"], "dropout = 1.0: expected at least 0 and less than 1"),
+    ("training.portable", ["--learning-rate", "-0.001"], "learning_rate = -0.001: expected more than 0"),
+    ("training.portable", ["--distill-weight", "2"], "distill_weight = 2.0: expected from 0 to 1"),
+])
+def test_out_of_range_options_are_refused_by_name_before_any_data_is_read(
+        tmp_path: Path, capsys: pytest.CaptureFixture, module: str, options: list[str], expected: str) -> None:
+    import importlib
+
+    main = importlib.import_module(f"{module}.__main__" if module == "training" else module).main
+    missing = str(tmp_path / "absent.csv")  # never opened: the options are refused first
+    target = ["--run-dir", str(tmp_path / "run")] if module == "training" else ["--out", str(tmp_path / "run")]
+
+    assert main(["train", "--data", missing, *target, *options]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {expected}"
+    assert not (tmp_path / "run").exists()

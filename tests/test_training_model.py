@@ -123,7 +123,7 @@ def test_online_teachers_label_the_augmented_batch_the_student_sees(tmp_path) ->
     data, _, _ = random_faces_and_saved_teacher(tmp_path, count=64, size=96, seed=4)
     first, second = (decisive_teacher(tmp_path / f"{name}.keras", seed) for name, seed in (("a", 1), ("b", 2)))
     config = TrainConfig(data="", teachers=[str(tmp_path / "a.keras"), str(tmp_path / "b.keras")], teacher_online=True,
-                         distill_weight=0.25, distill_temperature=2.0, batch_size=16, epochs=1)
+                         distill_weight=0.25, distill_temperature=2.0, batch_size=16, epochs=2)
 
     assert teacher_targets(config, data, tmp_path) is None, "online teachers need no precomputed targets"
     teachers = load_teachers(config.teachers, 96)

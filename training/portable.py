@@ -55,6 +55,7 @@ from training.data import (
 from training.distill import averaged_probabilities, distillation_targets, load_teachers
 from training.files import atomic_write, atomic_write_json, sha256_arrays, sha256_file
 from training.labels import EMOTIONS, FER_SIZE
+from training.options import check_ranges
 from training.superres import LAPSRN_ENV, SuperResolutionError, lapsrn_path
 
 log = logging.getLogger("training.portable")
@@ -94,6 +95,7 @@ class PortableConfig:
     init_from: str | None = None
 
     def __post_init__(self) -> None:
+        check_ranges(self)
         for name, allowed in (("optimizer", OPTIMIZERS), ("upscale", UPSCALING)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} = {getattr(self, name)!r}: expected one of {', '.join(allowed)}")

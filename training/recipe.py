@@ -92,7 +92,12 @@ def load_recipe(path: str | Path) -> Recipe:
         for teacher in options.get("teachers", []):
             if not isinstance(teacher, str) or teacher not in earlier:
                 raise ValueError(f"{where} ({name}): teachers: {teacher!r} must name an earlier stage")
-        stages.append(Stage(name, options, trainer))
+        stage = Stage(name, options, trainer)
+        try:  # the stage's config checks its own values: refused now, not hours later when the stage starts
+            stage_config(stage, [*stages, stage], Path(), data="", lapsrn=None, cache_dir="")
+        except ValueError as error:
+            raise ValueError(f"{where} ({name}): {error}") from error
+        stages.append(stage)
     if not stages:
         raise ValueError(f"{path}: no [[stage]] tables")
     export = document.get("export", {})

@@ -20,6 +20,7 @@ from training.data import DataError, FaceSet, class_weights, load_auxiliary, loa
 from training.distill import averaged_probabilities, distillation_targets, load_teachers
 from training.files import atomic_save_npy, atomic_write, atomic_write_json, sha256_arrays, sha256_file
 from training.labels import EMOTIONS
+from training.options import check_ranges
 from training.superres import lapsrn_path, upscale_cached
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,11 @@ class TrainConfig:
     distill_temperature: float = 2.0  # softens the teacher's probabilities
     precision: str = "mixed_bfloat16"  # bf16 compute runs ~30% faster on CPUs with AVX512-BF16; export is float32
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
+        if self.warmup_epochs >= self.epochs:  # Keras's cosine decay needs steps after the warm-up
+            raise ValueError(f"warmup_epochs = {self.warmup_epochs!r}: expected fewer than epochs ({self.epochs!r})")
 
     @property
     def input_size(self) -> int:
