@@ -24,9 +24,10 @@ keras = pytest.importorskip("keras", reason="the training stack (training/requir
 from training.labels import EMOTIONS  # noqa: E402
 from training.portable import (  # noqa: E402
     CosineWithBudget,
+    Mixup,
     PortableConfig,
     RandomAffine,
-    distillation_loss,
+    training_loss,
     training_model,
 )
 
@@ -132,13 +133,14 @@ def test_a_portable_run_trains_records_itself_and_teaches_the_pipeline(tmp_path:
     student = tmp_path / "student"
     taught = subprocess.run([*command[:7], str(student), "--architecture", "pyramid", "--width", "4", "--epochs", "1",
                              "--batch-size", "32", "--precision", "mixed_bfloat16", "--upscale", "bilinear",
-                             "--teacher", str(out / "model.keras")],
+                             "--teacher", str(out / "model.keras"), "--mixup", "0.4"],
                             cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert taught.returncode == 0, taught.stderr[-4000:]
     record = json.loads((student / "run.json").read_text())
     assert record["recipe"]["teachers_sha256"] == [digest]
     assert record["config"]["teachers"] == [str(out / "model.keras")]
     assert record["recipe"]["distill_weight"] == 0.5 and np.isfinite(record["history"][0]["loss"])
+    assert record["recipe"]["mixup"] == 0.4
     assert 0 <= record["history"][0]["accuracy"] <= 1 and record["face_size"] == 48
 
     pruned = tmp_path / "pruned"
@@ -154,6 +156,7 @@ def test_a_portable_run_trains_records_itself_and_teaches_the_pipeline(tmp_path:
     assert record["recipe"]["teacher_flip_average"] is True and record["recipe"]["teachers_sha256"] == [digest]
     assert "teacher_flip_average" not in json.loads((student / "run.json").read_text())["recipe"], \
         "off, it is left out of the recipe, so that runs recorded before it existed still match"
+    assert "mixup" not in record["recipe"], "so is mixup"
 
 
 def linear_classifier(weights: np.ndarray) -> keras.Model:
@@ -180,15 +183,38 @@ def test_teachers_see_the_same_augmented_faces_as_the_student() -> None:
 
 
 def test_the_distillation_loss_is_cross_entropy_against_labels_mixed_with_softened_teachers() -> None:
-    config = PortableConfig("", "", label_smoothing=0.0, distill_weight=0.25, distill_temperature=2.0)
+    config = PortableConfig("", "", teachers=["t.keras"], label_smoothing=0.0, distill_weight=0.25,
+                            distill_temperature=2.0)
     labels = np.eye(len(EMOTIONS), dtype=np.float32)[[0, 3]]
     teacher = np.array([[0.5, 0.5, 0, 0, 0, 0, 0], [0, 0, 0, 0.64, 0.36, 0, 0]], np.float32)
 
     confident = np.where(labels > 0, 0.9, 0.1 / 6).astype(np.float32)
-    sharp = keras.ops.convert_to_numpy(distillation_loss(config)(labels, np.concatenate([confident, teacher], 1)))
+    sharp = keras.ops.convert_to_numpy(training_loss(config)(labels, np.concatenate([confident, teacher], 1)))
     softened = np.sqrt(teacher) / np.sqrt(teacher).sum(axis=1, keepdims=True)
     expected = -(((0.75 * labels) + 0.25 * softened) * np.log(confident)).sum(axis=1)
     np.testing.assert_allclose(sharp, expected, rtol=1e-5)
+
+    mixed = PortableConfig("", "", teachers=["t.keras"], mixup=0.4, label_smoothing=0.0, distill_weight=0.25,
+                           distill_temperature=2.0)
+    weight = np.array([[0.9], [0.6]], np.float32)  # face 0 blended with face 1 (the batch rolled by one), and back
+    blended = weight * labels + (1 - weight) * labels[[1, 0]]
+    outputs = np.concatenate([confident, teacher, weight], 1)
+    expected = -(((0.75 * blended) + 0.25 * softened) * np.log(confident)).sum(axis=1)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(training_loss(mixed)(labels, outputs)), expected, rtol=1e-5)
+
+
+def test_mixup_blends_each_face_with_the_next_by_a_weight_of_at_least_half_and_reports_it() -> None:
+    faces = np.random.default_rng(4).random((16, 8, 8, 1), dtype=np.float32)
+    layer = Mixup(0.4, seed=3)
+
+    blended, weight = (keras.ops.convert_to_numpy(value) for value in layer(faces, training=True))
+
+    assert weight.shape == (16, 1) and 0.5 <= weight.min() and weight.max() <= 1 and weight.std() > 0.05
+    w = weight[:, :, None, None]
+    np.testing.assert_allclose(blended, w * faces + (1 - w) * np.roll(faces, 1, axis=0), atol=1e-6)
+    unchanged, ones = (keras.ops.convert_to_numpy(value) for value in layer(faces, training=False))
+    np.testing.assert_array_equal(unchanged, faces)
+    np.testing.assert_array_equal(ones, 1.0)
 
 
 def test_a_bad_data_file_is_refused_naming_it(tmp_path: Path) -> None:

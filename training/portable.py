@@ -13,7 +13,9 @@ same networks (``training.model``) and the same FER2013 Training faces, and move
 - AdamW or SGD with Nesterov momentum, a cosine schedule after a linear warm-up, label smoothing and the
   pipeline's class weights. No model selection: the last epoch is the result, so PublicTest stays untouched;
 - with ``--teacher`` (repeatable), distillation: the teachers label the very augmented faces the network sees
-  ("consistent" teaching, Beyer et al. 2022), which only a GPU affords for long schedules.
+  ("consistent" teaching, Beyer et al. 2022), which only a GPU affords for long schedules;
+- with ``--mixup ALPHA``, mixup: faces blended in pairs, their labels alike, and the teachers label the blended
+  faces;
 - with ``--init-from``, a trained network to start from; a wider one of the same architecture is pruned to
   ``--width`` first (``training.prune``).
 
@@ -91,6 +93,8 @@ class PortableConfig:
     distill_weight: float = 0.5
     distill_temperature: float = 2.0
     teacher_flip_average: bool = False  # each teacher averages its output with that of the mirrored face
+    # > 0: mixup, each face blended with another by a weight drawn from Beta(mixup, mixup); 0: off
+    mixup: float = 0.0
     # Start from this model's weights; a wider one of the same architecture is pruned to ``width`` first.
     init_from: str | None = None
 
@@ -112,8 +116,9 @@ class PortableConfig:
         else:  # runs recorded before distillation existed still match
             fields.pop("distill_weight")
             fields.pop("distill_temperature")
-        if not self.teacher_flip_average:  # left out when off, so that runs recorded before it existed still match
-            fields.pop("teacher_flip_average")
+        for recent in ("teacher_flip_average", "mixup"):
+            if not fields[recent]:  # left out when off, so that runs recorded before the option existed still match
+                fields.pop(recent)
         if self.upscale == "bilinear":  # as all runs recorded before LapSRN ran here
             fields.pop("upscale")
         return fields
@@ -169,6 +174,30 @@ def augmenter(seed: int) -> keras.Sequential:
     ], name="augment")
 
 
+class Mixup(keras.layers.Layer):
+    """Each face blended with the next one in the (shuffled) batch, by a weight drawn per face from Beta(alpha,
+    alpha) and taken as the larger of w and 1 − w, so that the face's own label, and its class weight, dominate.
+    Returns the blended faces and the weights, which the loss applies to the labels; teachers label the blended
+    faces themselves, which makes distillation "function matching" (Beyer et al. 2022)."""
+
+    def __init__(self, alpha: float, seed: int | None = None, **kwargs):
+        super().__init__(**{"dtype": "float32", **kwargs})
+        self.alpha = alpha
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def call(self, faces, training=False):
+        count = ops.shape(faces)[0]
+        if not training:
+            return faces, ops.ones((count, 1))
+        drawn = keras.random.beta((count, 1), self.alpha, self.alpha, seed=self.generator)
+        weight = ops.maximum(drawn, 1 - drawn)
+        per_pixel = ops.reshape(weight, (-1, 1, 1, 1))
+        return per_pixel * faces + (1 - per_pixel) * ops.roll(faces, 1, axis=0), weight
+
+    def compute_output_shape(self, input_shape):
+        return input_shape, (input_shape[0], 1)
+
+
 class Teachers(keras.layers.Layer):
     """The frozen teachers' mean probabilities for the very batch the student sees."""
 
@@ -184,33 +213,44 @@ class Teachers(keras.layers.Layer):
 
 
 def training_model(classifier: keras.Model, seed: int, teachers: list[keras.Model] = (),
-                   face_size: int = FER_SIZE) -> keras.Model:
+                   face_size: int = FER_SIZE, mixup: float = 0.0) -> keras.Model:
     """uint8 faces → [0, 1] → bilinear resizing to the classifier's input (when the faces are smaller) →
-    augmentation → the classifier (96×96 input, as exported).
+    augmentation → optionally mixup → the classifier (96×96 input, as exported).
 
-    With teachers, the output is the classifier's probabilities followed by the teachers' on the same augmented
-    faces (``distillation_loss`` splits them)."""
+    The output is the classifier's probabilities, then with teachers the teachers' on the same faces, then with
+    mixup each face's mixing weight (``training_loss`` splits them)."""
     size = classifier.input_shape[1]
     faces = keras.Input((face_size, face_size, 1), name="faces")
     x = layers.Rescaling(1 / 255, dtype="float32")(faces)
     if size != face_size:
         x = layers.Resizing(size, size, "bilinear", dtype="float32")(x)
     x = augmenter(seed)(x)
-    outputs = classifier(x)
+    if mixup:
+        x, mixing_weight = Mixup(mixup, seed=seed + 5)(x)
+    outputs = [classifier(x)]
     if teachers:
-        outputs = layers.Concatenate(dtype="float32")([outputs, Teachers(list(teachers))(x)])
-    return keras.Model(faces, outputs, name="portable_training")
+        outputs.append(Teachers(list(teachers))(x))
+    if mixup:
+        outputs.append(mixing_weight)
+    joined = layers.Concatenate(dtype="float32")(outputs) if len(outputs) > 1 else outputs[0]
+    return keras.Model(faces, joined, name="portable_training")
 
 
-def distillation_loss(config: PortableConfig):
-    """Cross-entropy of the student's probabilities against the labels mixed with the teachers' (label smoothing
-    as without teachers)."""
+def training_loss(config: PortableConfig):
+    """Cross-entropy of the student's probabilities (label smoothing as configured) against its targets: the
+    labels, blended as the faces were when mixup is on, then mixed with the softened teachers' when there are
+    teachers. Reads ``training_model``'s outputs."""
+    classes = len(EMOTIONS)
 
     def loss(labels, outputs):
-        student, teacher_probabilities = outputs[:, : len(EMOTIONS)], outputs[:, len(EMOTIONS):]
-        targets = distillation_targets(labels, teacher_probabilities, config.distill_weight,
-                                       config.distill_temperature)
-        return keras.losses.categorical_crossentropy(targets, student, label_smoothing=config.label_smoothing)
+        student = outputs[:, :classes]
+        if config.mixup:
+            weight = outputs[:, -1:]
+            labels = weight * labels + (1 - weight) * ops.roll(labels, 1, axis=0)
+        if config.teachers:
+            labels = distillation_targets(labels, outputs[:, classes: 2 * classes], config.distill_weight,
+                                          config.distill_temperature)
+        return keras.losses.categorical_crossentropy(labels, student, label_smoothing=config.label_smoothing)
 
     return loss
 
@@ -318,14 +358,9 @@ def train(config: PortableConfig) -> Path:
     if config.init_from:
         start_from(classifier, config.init_from)
     teachers = load_teachers(config.teachers, classifier.input_shape[1], config.teacher_flip_average)
-    model = training_model(classifier, config.seed, teachers, face_size=network_input.shape[1])
-    optimizer = _optimizer(config)
-    if teachers:
-        model.compile(optimizer=optimizer, loss=distillation_loss(config),
-                      metrics=[keras.metrics.MeanMetricWrapper(student_accuracy, name="accuracy")])
-    else:
-        model.compile(optimizer=optimizer, metrics=["accuracy"],
-                      loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing))
+    model = training_model(classifier, config.seed, teachers, face_size=network_input.shape[1], mixup=config.mixup)
+    model.compile(optimizer=_optimizer(config), loss=training_loss(config),
+                  metrics=[keras.metrics.MeanMetricWrapper(student_accuracy, name="accuracy")])
     # XLA compiles the whole step well for a GPU; on a CPU its convolution gradients run several times slower
     # than op-by-op execution.
     device = accelerator_name()
