@@ -81,8 +81,10 @@ def test_the_checked_in_recipe_is_the_one_that_made_the_shipped_model(tmp_path: 
     config = stage_config(exported, recipe.stages, tmp_path, data="fer2013.csv.gz", lapsrn=None, cache_dir=".cache")
     assert isinstance(config, PortableConfig) and metadata["training"]["trainer"] == "training.portable"
     recorded = dict(metadata["training"]["recipe"])
-    # The teachers' digests need their files; the recipe names as many teachers as were recorded.
+    # The teachers' and the starting point's digests need their files; the recipe names as many teachers as were
+    # recorded, and a starting point where one was recorded.
     assert len(config.teachers) == len(recorded.pop("teachers_sha256")) == len(metadata["training"]["teachers"])
+    assert (config.init_from is None) == (recorded.pop("init_from_sha256", None) is None)
     options = json.loads(json.dumps(asdict(config)))
     assert {key: options[key] for key in recorded} == recorded
     assert recipe.export.get("flip_average", False) == metadata["output"]["flip_average"]
@@ -99,9 +101,13 @@ def resolved(path: Path, runs: Path) -> tuple:
 def test_the_shipped_recipe_resolves_every_stage(tmp_path: Path) -> None:
     recipe, configs = resolved(SHIPPED_RECIPE, tmp_path)
     assert all(isinstance(config, PortableConfig) for config in configs.values())
+    wide = configs["student_gpu"]
+    assert wide.teachers == [str(tmp_path / name / "model.keras") for name in ("gpu_teacher", "gpu_teacher_lapsrn")]
+    assert (wide.architecture, wide.width, wide.upscale, wide.init_from) == ("pyramid", 16, "lapsrn", None)
+    # The shipped student starts from the wide one, pruned, and is taught by it.
     student = configs[recipe.export["stage"]]
-    assert student.teachers == [str(tmp_path / name / "model.keras") for name in ("gpu_teacher", "gpu_teacher_lapsrn")]
-    assert (student.architecture, student.width, student.upscale) == ("pyramid", 16, "lapsrn")
+    assert student.teachers == [str(tmp_path / "student_gpu" / "model.keras")] == [student.init_from]
+    assert (student.architecture, student.width, student.upscale) == ("pyramid", 11, "lapsrn")
     assert configs["gpu_teacher"].upscale == "bilinear" and configs["gpu_teacher_lapsrn"].upscale == "lapsrn"
 
 
