@@ -217,6 +217,18 @@ def test_mixup_blends_each_face_with_the_next_by_a_weight_of_at_least_half_and_r
     np.testing.assert_array_equal(ones, 1.0)
 
 
+@pytest.mark.parametrize("alpha", [0.4, 1.0])
+def test_mixup_weights_follow_the_beta_distribution(alpha: float) -> None:
+    many = np.zeros((20000, 1, 1, 1), np.float32)
+    _, weight = (keras.ops.convert_to_numpy(value) for value in Mixup(alpha, seed=5)(many, training=True))
+    reference = np.random.default_rng(6).beta(alpha, alpha, 200000)
+    reference = np.maximum(reference, 1 - reference)
+    # Quantiles of max(w, 1 − w) for w ~ Beta(alpha, alpha): Beta(1, 1) gives a uniform weight on [0.5, 1].
+    quantiles = [0.1, 0.25, 0.5, 0.75, 0.9]
+    np.testing.assert_allclose(np.quantile(weight, quantiles), np.quantile(reference, quantiles), atol=0.01)
+    assert len(np.unique(weight)) > 3000, "each face draws its own weight"
+
+
 def test_a_bad_data_file_is_refused_naming_it(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.npz.xz"
     completed = subprocess.run(

@@ -178,19 +178,27 @@ class Mixup(keras.layers.Layer):
     """Each face blended with the next one in the (shuffled) batch, by a weight drawn per face from Beta(alpha,
     alpha) and taken as the larger of w and 1 − w, so that the face's own label, and its class weight, dominate.
     Returns the blended faces and the weights, which the loss applies to the labels; teachers label the blended
-    faces themselves, which makes distillation "function matching" (Beyer et al. 2022)."""
+    faces themselves, which makes distillation "function matching" (Beyer et al. 2022).
+
+    The weights are picked at random from a bank of Beta draws that NumPy makes once: JAX samples Beta by
+    rejection, in a loop whose every turn waits for the GPU, and students sharing an H200 ran 5–8× slower with
+    mixup than without (as fast once alone)."""
+
+    BANK_SIZE = 4096
 
     def __init__(self, alpha: float, seed: int | None = None, **kwargs):
         super().__init__(**{"dtype": "float32", **kwargs})
         self.alpha = alpha
         self.generator = keras.random.SeedGenerator(seed)
+        drawn = np.random.default_rng(seed).beta(alpha, alpha, self.BANK_SIZE)
+        self.bank = np.maximum(drawn, 1 - drawn).astype(np.float32)
 
     def call(self, faces, training=False):
         count = ops.shape(faces)[0]
         if not training:
             return faces, ops.ones((count, 1))
-        drawn = keras.random.beta((count, 1), self.alpha, self.alpha, seed=self.generator)
-        weight = ops.maximum(drawn, 1 - drawn)
+        picks = keras.random.randint((count, 1), 0, self.BANK_SIZE, seed=self.generator)
+        weight = ops.take(ops.convert_to_tensor(self.bank), picks)
         per_pixel = ops.reshape(weight, (-1, 1, 1, 1))
         return per_pixel * faces + (1 - per_pixel) * ops.roll(faces, 1, axis=0), weight
 
