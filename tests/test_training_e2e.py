@@ -15,8 +15,11 @@ import pytest
 
 pytest.importorskip("tensorflow", reason="the training stack (training/requirements.txt) is not installed")
 
+import numpy as np  # noqa: E402
+
 from tests.fer_sample import write_sample_csv  # noqa: E402
 from tests.shared_assets import REPO, lapsrn_model  # noqa: E402
+from training.evaluate import undo_class_weights  # noqa: E402
 from training.files import sha256_file  # noqa: E402
 from training.labels import EMOTIONS  # noqa: E402
 
@@ -109,6 +112,32 @@ def test_evaluate_averages_an_ensemble_and_needs_its_own_folder(tiny_run: dict) 
     metrics = json.loads((tiny_run["root"] / "eval_pair" / "metrics_PublicTest.json").read_text())
     assert metrics["model"] == [str(tiny_run["run"] / "best.keras"), str(tiny_run["run"] / "last.keras")]
     assert sum(map(sum, metrics["confusion_matrix"])) == 64
+
+
+def test_undoing_class_weights_gives_back_the_training_prior() -> None:
+    labels = np.repeat(np.arange(len(EMOTIONS)), [70, 20, 10, 5, 5, 5, 5])
+    frequencies = np.bincount(labels) / len(labels)
+    uniform = np.full((2, len(EMOTIONS)), 1 / len(EMOTIONS))
+    # A network trained with fully balanced weights (power 1) that is unsure says "uniform"; without the weights
+    # the same network would have said "as often as in training".
+    np.testing.assert_allclose(undo_class_weights(uniform, labels, 1.0), [frequencies] * 2, rtol=1e-6)
+    confident = np.array([[0.05, 0.1, 0.05, 0.1, 0.1, 0.1, 0.5]])
+    np.testing.assert_allclose(undo_class_weights(confident, labels, 0.0), confident, rtol=1e-6)
+    halfway = undo_class_weights(confident, labels, 0.5)
+    # The most frequent class gains, the rarest loses.
+    assert halfway.sum() == pytest.approx(1.0) and halfway[0, 0] > confident[0, 0] and halfway[0, 6] < confident[0, 6]
+
+
+def test_evaluate_can_undo_class_weights_and_says_so(tiny_run: dict) -> None:
+    common = ["--model", str(tiny_run["run"] / "best.keras"), "--data", str(tiny_run["csv"]), "--split", "PublicTest",
+              "--lapsrn", str(lapsrn_model()), "--cache-dir", str(tiny_run["cache"]), "--out",
+              str(tiny_run["root"] / "eval_unweighted")]
+    refused = run_cli("evaluate", *common, "--undo-class-weights", "-1", returncode=2)
+    assert "--undo-class-weights -1: expected 0 or more" in refused.stderr
+    summary = json.loads(run_cli("evaluate", *common, "--undo-class-weights", "1").stdout.strip().splitlines()[-1])
+    metrics = json.loads((tiny_run["root"] / "eval_unweighted" / "metrics_PublicTest_unweighted1.json").read_text())
+    assert summary["undo_class_weights"] == metrics["undo_class_weights"] == 1.0
+    assert summary["accuracy"] == metrics["accuracy"] and sum(map(sum, metrics["confusion_matrix"])) == 64
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.data import load_dataset, pick_split
+from training.data import class_weights, load_dataset, pick_split
 from training.files import atomic_write, atomic_write_json
 from training.labels import EMOTIONS, FER_SIZE
 
@@ -70,6 +70,14 @@ def predict_probabilities(model, faces_48: np.ndarray, lapsrn: str | None, cache
     return model.predict(make_eval_dataset(images), verbose=0)
 
 
+def undo_class_weights(probabilities: np.ndarray, training_labels: np.ndarray, power: float) -> np.ndarray:
+    """The probabilities a network trained with ``class_weights(…, power)`` would give under the training faces'
+    own class frequencies: a weighted loss scales each class's optimal probability by its weight, so divide it back
+    out (Menon et al. 2021, "Long-tail learning via logit adjustment")."""
+    unweighted = probabilities / class_weights(training_labels, power)
+    return unweighted / unweighted.sum(axis=1, keepdims=True)
+
+
 def save_confusion_png(metrics: dict, path: Path, title: str) -> None:
     import matplotlib
 
@@ -103,24 +111,31 @@ def format_report(metrics: dict) -> str:
 
 
 def evaluate(model_paths: list[str], data: str, split: str, out_dir: str, lapsrn: str | None, cache_dir: str,
-             skip_bad: bool = False, flip_average: bool = False, upscale: str = "lapsrn") -> dict:
-    """Metrics of one model, or of several whose probabilities are averaged (an ensemble), on one split."""
+             skip_bad: bool = False, flip_average: bool = False, upscale: str = "lapsrn",
+             unweight_power: float | None = None) -> dict:
+    """Metrics of one model, or of several whose probabilities are averaged (an ensemble), on one split; with
+    ``unweight_power``, after undoing class weights of that power (``undo_class_weights``)."""
     import keras
 
     from training.model import inference_model
 
-    faces = pick_split(load_dataset(data, skip_bad=skip_bad), split, data)
+    dataset = load_dataset(data, skip_bad=skip_bad)
+    faces = pick_split(dataset, split, data)
     probabilities = np.zeros((len(faces.labels), len(EMOTIONS)), np.float64)
     for model_path in model_paths:
         model = inference_model(keras.models.load_model(model_path, compile=False), flip_average=flip_average)
         probabilities += predict_probabilities(model, faces.images, lapsrn, cache_dir, upscale)
     probabilities /= len(model_paths)
+    if unweight_power is not None:
+        probabilities = undo_class_weights(probabilities, pick_split(dataset, "Training", data).labels, unweight_power)
     metrics = classification_metrics(faces.labels, probabilities.argmax(axis=1))
     title = Path(model_paths[0]).name if len(model_paths) == 1 else f"ensemble of {len(model_paths)}"
     metrics.update(model=[str(path) for path in model_paths], data=str(data), split=split, flip_average=flip_average,
-                   upscale=upscale)
+                   upscale=upscale, undo_class_weights=unweight_power)
     out = Path(out_dir)
     name = split if upscale == "lapsrn" else f"{split}_{upscale}"
+    if unweight_power is not None:
+        name += f"_unweighted{unweight_power:g}"
     atomic_write_json(out / f"metrics_{name}.json", metrics)
     save_confusion_png(metrics, out / f"confusion_{name}.png", f"{title} on {split} ({upscale})")
     log.info("%s on %s/%s:\n%s", title, Path(data).name, split, format_report(metrics))
@@ -141,6 +156,9 @@ def add_parser(commands, add_data_options) -> None:
     parser.add_argument("--flip-average", action="store_true", help="average with the mirrored face, as exported")
     parser.add_argument("--upscale", choices=UPSCALERS, default="lapsrn",
                         help="how 48×48 faces reach a 96×96 model: LapSRN as in training, or bilinear as in the page")
+    parser.add_argument("--undo-class-weights", type=float, default=None, metavar="POWER",
+                        help="divide the probabilities by the class weights of a model trained with "
+                             "--class-weight-power POWER (counted on the Training split), and renormalise")
     parser.set_defaults(run=_run)
 
 
@@ -150,8 +168,12 @@ def _run(args: argparse.Namespace) -> int:
     if len(args.model) > 1 and not args.out:
         raise ValueError("--model given more than once (an ensemble): pass --out FOLDER for its metrics, so that no "
                          "single checkpoint's metrics are overwritten")
+    if args.undo_class_weights is not None and args.undo_class_weights < 0:
+        raise ValueError(f"--undo-class-weights {args.undo_class_weights:g}: expected 0 or more, the training's "
+                         "--class-weight-power")
     out = args.out or str(Path(args.model[0]).parent)
     metrics = evaluate(args.model, args.data, args.split, out, args.lapsrn, args.cache_dir, args.skip_bad,
-                       args.flip_average, args.upscale)
-    print(json.dumps({k: metrics[k] for k in ("split", "upscale", "faces", "accuracy", "macro_f1")}))
+                       args.flip_average, args.upscale, args.undo_class_weights)
+    print(json.dumps({k: metrics[k] for k in ("split", "upscale", "undo_class_weights", "faces", "accuracy",
+                                                 "macro_f1")}))
     return 0
