@@ -300,6 +300,27 @@ def test_a_portable_run_exports_as_the_browser_model_from_its_own_record(tmp_pat
     assert f"error: {run / 'run.json'}: trained on other faces than {other}'s Training" in refused.stderr
 
 
+def test_a_taught_mixup_student_trains_on_jax_the_backend_of_the_lent_gpus(tmp_path: Path) -> None:
+    pytest.importorskip("jax", reason="JAX is not installed")
+    rng = np.random.default_rng(3)
+    faces = tmp_path / "faces.npz.xz"
+    save_packed({"Training": FaceSet(rng.integers(0, 256, (64, 48, 48), dtype=np.uint8), np.arange(64) % 7)}, faces)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "KERAS_BACKEND": "jax"}
+    tiny = ["--data", str(faces), "--width", "4", "--epochs", "1", "--batch-size", "32", "--upscale", "bilinear"]
+
+    def train(out: Path, *options: str) -> dict:
+        completed = subprocess.run([sys.executable, "-m", "training.portable", "train", "--out", str(out), *tiny,
+                                    *options], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        assert completed.returncode == 0, completed.stderr[-4000:]
+        assert "jax backend" in completed.stderr
+        return json.loads((out / "run.json").read_text())
+
+    train(tmp_path / "teacher", "--precision", "float32")
+    record = train(tmp_path / "student", "--architecture", "pyramid", "--precision", "mixed_bfloat16",
+                   "--teacher", str(tmp_path / "teacher" / "model.keras"), "--mixup", "0.4")
+    assert record["recipe"]["mixup"] == 0.4 and np.isfinite(record["history"][0]["loss"])
+
+
 def test_the_device_script_trains_each_named_student_side_by_side_and_leaves_few_files(tmp_path: Path) -> None:
     rng = np.random.default_rng(2)
     faces = tmp_path / "faces.npz.xz"
