@@ -112,9 +112,9 @@ def format_report(metrics: dict) -> str:
 
 def evaluate(model_paths: list[str], data: str, split: str, out_dir: str, lapsrn: str | None, cache_dir: str,
              skip_bad: bool = False, flip_average: bool = False, upscale: str = "lapsrn",
-             unweight_power: float | None = None) -> dict:
+             undo_class_weight_power: float | None = None) -> dict:
     """Metrics of one model, or of several whose probabilities are averaged (an ensemble), on one split; with
-    ``unweight_power``, after undoing class weights of that power (``undo_class_weights``)."""
+    ``undo_class_weight_power``, after undoing the class weights of a network trained with that power."""
     import keras
 
     from training.model import inference_model
@@ -126,18 +126,20 @@ def evaluate(model_paths: list[str], data: str, split: str, out_dir: str, lapsrn
         model = inference_model(keras.models.load_model(model_path, compile=False), flip_average=flip_average)
         probabilities += predict_probabilities(model, faces.images, lapsrn, cache_dir, upscale)
     probabilities /= len(model_paths)
-    if unweight_power is not None:
-        probabilities = undo_class_weights(probabilities, pick_split(dataset, "Training", data).labels, unweight_power)
+    if undo_class_weight_power is not None:
+        training_labels = pick_split(dataset, "Training", data).labels
+        probabilities = undo_class_weights(probabilities, training_labels, undo_class_weight_power)
     metrics = classification_metrics(faces.labels, probabilities.argmax(axis=1))
     title = Path(model_paths[0]).name if len(model_paths) == 1 else f"ensemble of {len(model_paths)}"
     metrics.update(model=[str(path) for path in model_paths], data=str(data), split=split, flip_average=flip_average,
-                   upscale=upscale, undo_class_weights=unweight_power)
+                   upscale=upscale, undo_class_weights=undo_class_weight_power)
     out = Path(out_dir)
     name = split if upscale == "lapsrn" else f"{split}_{upscale}"
-    if unweight_power is not None:
-        name += f"_unweighted{unweight_power:g}"
+    if undo_class_weight_power is not None:
+        name += f"_unweighted{undo_class_weight_power:g}"
     atomic_write_json(out / f"metrics_{name}.json", metrics)
-    save_confusion_png(metrics, out / f"confusion_{name}.png", f"{title} on {split} ({upscale})")
+    undone = "" if undo_class_weight_power is None else f", class weights ^{undo_class_weight_power:g} undone"
+    save_confusion_png(metrics, out / f"confusion_{name}.png", f"{title} on {split} ({upscale}{undone})")
     log.info("%s on %s/%s:\n%s", title, Path(data).name, split, format_report(metrics))
     log.info("wrote %s and %s", out / f"metrics_{name}.json", out / f"confusion_{name}.png")
     return metrics

@@ -180,9 +180,9 @@ class Mixup(keras.layers.Layer):
     Returns the blended faces and the weights, which the loss applies to the labels; teachers label the blended
     faces themselves, which makes distillation "function matching" (Beyer et al. 2022).
 
-    The weights are picked at random from a bank of Beta draws that NumPy makes once: JAX samples Beta by
-    rejection, in a loop whose every turn waits for the GPU: beside other students on an H200, mixup students took
-    5–25 s an epoch against their neighbours' 1.1–1.7 s, and 1.1 s once alone."""
+    The weights are picked at random from a bank of Beta draws that NumPy makes once, because JAX samples Beta by
+    rejection, in loops of unknown length: the likely reason why, beside other students on an H200, mixup students
+    took 5–25 s an epoch against their neighbours' 1.1–1.7 s (and 1.1 s once alone)."""
 
     BANK_SIZE = 4096
 
