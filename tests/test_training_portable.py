@@ -22,6 +22,7 @@ from training.files import sha256_file
 keras = pytest.importorskip("keras", reason="the training stack (training/requirements.txt) is not installed")
 
 from training.labels import EMOTIONS  # noqa: E402
+from training.model import build_model  # noqa: E402
 from training.portable import (  # noqa: E402
     CosineWithBudget,
     Mixup,
@@ -305,19 +306,18 @@ def test_a_taught_mixup_student_trains_on_jax_the_backend_of_the_lent_gpus(tmp_p
     rng = np.random.default_rng(3)
     faces = tmp_path / "faces.npz.xz"
     save_packed({"Training": FaceSet(rng.integers(0, 256, (64, 48, 48), dtype=np.uint8), np.arange(64) % 7)}, faces)
-    env = {**os.environ, "PYTHONPATH": str(REPO), "KERAS_BACKEND": "jax"}
-    tiny = ["--data", str(faces), "--width", "4", "--epochs", "1", "--batch-size", "32", "--upscale", "bilinear"]
-
-    def train(out: Path, *options: str) -> dict:
-        completed = subprocess.run([sys.executable, "-m", "training.portable", "train", "--out", str(out), *tiny,
-                                    *options], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-        assert completed.returncode == 0, completed.stderr[-4000:]
-        assert "jax backend" in completed.stderr
-        return json.loads((out / "run.json").read_text())
-
-    train(tmp_path / "teacher", "--precision", "float32")
-    record = train(tmp_path / "student", "--architecture", "pyramid", "--precision", "mixed_bfloat16",
-                   "--teacher", str(tmp_path / "teacher" / "model.keras"), "--mixup", "0.4")
+    teacher = tmp_path / "teacher.keras"  # saved by this process's backend: a .keras file is backend-neutral
+    build_model(96, len(EMOTIONS), width=4).save(teacher)
+    student = tmp_path / "student"
+    completed = subprocess.run(
+        [sys.executable, "-m", "training.portable", "train", "--data", str(faces), "--out", str(student),
+         "--architecture", "pyramid", "--width", "4", "--epochs", "1", "--batch-size", "32", "--upscale", "bilinear",
+         "--precision", "mixed_bfloat16", "--teacher", str(teacher), "--mixup", "0.4"],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), "KERAS_BACKEND": "jax"}, capture_output=True, text=True,
+        timeout=600)
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    assert "jax backend" in completed.stderr
+    record = json.loads((student / "run.json").read_text())
     assert record["recipe"]["mixup"] == 0.4 and np.isfinite(record["history"][0]["loss"])
 
 
