@@ -33,6 +33,13 @@ from training.portable import (  # noqa: E402
 )
 
 
+def random_packed_faces(path: Path, count: int, rng: np.random.Generator) -> Path:
+    """A packed Training split of random 48×48 faces, every class in turn: enough for a run to start and finish."""
+    faces = FaceSet(rng.integers(0, 256, (count, 48, 48), dtype=np.uint8), np.arange(count) % len(EMOTIONS))
+    save_packed({"Training": faces}, path)
+    return path
+
+
 def test_packed_faces_round_trip_exactly_and_a_bad_file_is_named(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     splits = {"Training": FaceSet(rng.integers(0, 256, (50, 48, 48), dtype=np.uint8), rng.integers(0, 7, 50)),
@@ -106,8 +113,7 @@ def test_the_schedule_warms_up_anneals_to_zero_and_fits_its_time_budget() -> Non
 
 def test_a_portable_run_trains_records_itself_and_teaches_the_pipeline(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
-    faces = tmp_path / "faces.npz.xz"
-    save_packed({"Training": FaceSet(rng.integers(0, 256, (96, 48, 48), dtype=np.uint8), np.arange(96) % 7)}, faces)
+    faces = random_packed_faces(tmp_path / "faces.npz.xz", 96, rng)
     out = tmp_path / "teacher"
     command = [sys.executable, "-m", "training.portable", "train", "--data", str(faces), "--out", str(out),
                "--width", "4", "--epochs", "2", "--batch-size", "32", "--precision", "float32", "--upscale", "bilinear"]
@@ -303,9 +309,7 @@ def test_a_portable_run_exports_as_the_browser_model_from_its_own_record(tmp_pat
 
 def test_a_taught_mixup_student_trains_on_jax_the_backend_of_the_lent_gpus(tmp_path: Path) -> None:
     pytest.importorskip("jax", reason="JAX is not installed")
-    rng = np.random.default_rng(3)
-    faces = tmp_path / "faces.npz.xz"
-    save_packed({"Training": FaceSet(rng.integers(0, 256, (64, 48, 48), dtype=np.uint8), np.arange(64) % 7)}, faces)
+    faces = random_packed_faces(tmp_path / "faces.npz.xz", 64, np.random.default_rng(3))
     teacher = tmp_path / "teacher.keras"  # saved by this process's backend: a .keras file is backend-neutral
     build_model(96, len(EMOTIONS), width=4).save(teacher)
     student = tmp_path / "student"
@@ -322,9 +326,7 @@ def test_a_taught_mixup_student_trains_on_jax_the_backend_of_the_lent_gpus(tmp_p
 
 
 def test_the_device_script_trains_each_named_student_side_by_side_and_leaves_few_files(tmp_path: Path) -> None:
-    rng = np.random.default_rng(2)
-    faces = tmp_path / "faces.npz.xz"
-    save_packed({"Training": FaceSet(rng.integers(0, 256, (64, 48, 48), dtype=np.uint8), np.arange(64) % 7)}, faces)
+    faces = random_packed_faces(tmp_path / "faces.npz.xz", 64, np.random.default_rng(2))
     env = {**os.environ, "PYTHONPATH": str(REPO), "KERAS_BACKEND": "tensorflow"}
     tiny = ["--width", "4", "--epochs", "1", "--batch-size", "32", "--precision", "float32", "--upscale", "bilinear"]
     carried = tmp_path / ".device-data"  # the script finds carried teachers where a device call puts them
