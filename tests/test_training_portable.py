@@ -26,6 +26,7 @@ from training.model import build_model  # noqa: E402
 from training.portable import (  # noqa: E402
     CosineWithBudget,
     Mixup,
+    PickUpscaling,
     PortableConfig,
     RandomAffine,
     training_loss,
@@ -224,6 +225,22 @@ def test_mixup_blends_each_face_with_the_next_by_a_weight_of_at_least_half_and_r
     np.testing.assert_array_equal(ones, 1.0)
 
 
+def test_mixed_upscaling_gives_each_face_as_one_of_its_two_upscalings_about_half_each() -> None:
+    rng = np.random.default_rng(7)
+    lapsrn_faces, bilinear_faces = (rng.random((400, 4, 4, 1), dtype=np.float32) for _ in range(2))
+    layer = PickUpscaling(seed=2)
+
+    picked = keras.ops.convert_to_numpy(layer([lapsrn_faces, bilinear_faces], training=True))
+
+    from_lapsrn = (picked == lapsrn_faces).all(axis=(1, 2, 3))
+    from_bilinear = (picked == bilinear_faces).all(axis=(1, 2, 3))
+    assert (from_lapsrn ^ from_bilinear).all(), "every face is one of its two versions, whole"
+    assert 160 < from_bilinear.sum() < 240
+    again = keras.ops.convert_to_numpy(layer([lapsrn_faces, bilinear_faces], training=True))
+    assert (again != picked).any(), "the pick is drawn afresh at every step"
+    np.testing.assert_array_equal(layer([lapsrn_faces, bilinear_faces], training=False), lapsrn_faces)
+
+
 @pytest.mark.parametrize("alpha", [0.4, 1.0])
 def test_mixup_weights_follow_the_beta_distribution(alpha: float) -> None:
     many = np.zeros((20000, 1, 1, 1), np.float32)
@@ -267,6 +284,11 @@ def test_lapsrn_weights_travel_with_the_faces_and_upscale_them_before_training(t
     record = json.loads((tmp_path / "run" / "run.json").read_text())
     assert record["recipe"]["upscale"] == "lapsrn" and record["upscale"].startswith("LapSRN ×2")
     assert record["face_size"] == 96, "the network trained on LapSRN's 96×96 faces, not the packed 48×48 ones"
+    mixed = subprocess.run([*train, "--data", str(faces), "--out", str(tmp_path / "mixed"), "--upscale", "mixed"],
+                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert mixed.returncode == 0, mixed.stderr[-4000:]
+    record = json.loads((tmp_path / "mixed" / "run.json").read_text())
+    assert record["recipe"]["upscale"] == "mixed" and "LapSRN ×2" in record["upscale"] and record["face_size"] == 96
     refused = subprocess.run([*train, "--data", str(bare), "--out", str(tmp_path / "bare_run")], cwd=REPO, env=env,
                              capture_output=True, text=True, timeout=300)
     assert refused.returncode == 2 and f"error: {bare}: holds no LapSRN weights" in refused.stderr

@@ -236,7 +236,7 @@ def _portable_training(run: Path, record: dict, splits: dict, data: str) -> tupl
         "init_from_sha256": record["recipe"].get("init_from_sha256"),
         "teachers": config["teachers"],
         "teachers_sha256": record["recipe"].get("teachers_sha256", []),
-        "superres": UPSCALING[config["upscale"]] if config["upscale"] == "lapsrn" else None,
+        "superres": UPSCALING[config["upscale"]] if config["upscale"] != "bilinear" else None,
         "train_faces": record["train_faces"],
         "train_class_counts": np.bincount(faces.labels, minlength=len(EMOTIONS)).tolist(),
         "data_sha256": record["data_sha256"],

@@ -7,7 +7,8 @@ same networks (``training.model``) and the same FER2013 Training faces, and move
 - the faces travel as 48×48 uint8 (``pack``: Training in ~53 MB) with LapSRN ×2's weights beside them, and are
   upscaled once on arrival by ``training.lapsrn`` (the same network in Keras ops, within one grey level of
   OpenCV's output), since OpenCV's dnn_superres does not run there; ``--upscale bilinear`` upscales inside the
-  training graph instead, as the page does with camera crops;
+  training graph instead, as the page does with camera crops, and ``--upscale mixed`` picks one of the two per
+  face at every step;
 - augmentation runs on the GPU inside the jitted step: one random affine map per face (mirror, rotation, shift,
   zoom), then Keras's brightness, contrast, noise and random-erasing layers;
 - AdamW or SGD with Nesterov momentum, a cosine schedule after a linear warm-up, label smoothing and the
@@ -64,7 +65,9 @@ log = logging.getLogger("training.portable")
 
 OPTIMIZERS = ("adamw", "sgd")  # SGD with Nesterov momentum 0.9
 UPSCALING = {"lapsrn": "LapSRN ×2 (training.lapsrn) once, before training",
-             "bilinear": "bilinear ×2 in the training graph"}
+             "bilinear": "bilinear ×2 in the training graph",
+             "mixed": "LapSRN ×2 (training.lapsrn) once, before training, or bilinear ×2 in the training graph: "
+                      "one of the two per face at every step, each with probability 1/2"}
 
 
 @dataclass
@@ -174,6 +177,26 @@ def augmenter(seed: int) -> keras.Sequential:
     ], name="augment")
 
 
+class PickUpscaling(keras.layers.Layer):
+    """Per face and step, its LapSRN ×2 version or its bilinear ×2 one, each with probability 1/2: the network
+    sees the detail LapSRN restores and the blur of the camera crops the page resizes bilinearly, so that the
+    accuracy on the one does not come at the other's expense."""
+
+    def __init__(self, seed: int | None = None, **kwargs):
+        super().__init__(**{"dtype": "float32", **kwargs})
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=False):
+        lapsrn_faces, bilinear_faces = inputs
+        if not training:
+            return lapsrn_faces
+        bilinear = keras.random.uniform((ops.shape(lapsrn_faces)[0], 1, 1, 1), seed=self.generator) < 0.5
+        return ops.where(bilinear, bilinear_faces, lapsrn_faces)
+
+    def compute_output_shape(self, input_shapes):
+        return input_shapes[0]
+
+
 class Mixup(keras.layers.Layer):
     """Each face blended with the next one in the (shuffled) batch, by a weight drawn per face from Beta(alpha,
     alpha) and taken as the larger of w and 1 − w, so that the face's own label, and its class weight, dominate.
@@ -221,17 +244,27 @@ class Teachers(keras.layers.Layer):
 
 
 def training_model(classifier: keras.Model, seed: int, teachers: list[keras.Model] = (),
-                   face_size: int = FER_SIZE, mixup: float = 0.0) -> keras.Model:
+                   face_size: int = FER_SIZE, mixup: float = 0.0, mixed_upscaling: bool = False) -> keras.Model:
     """uint8 faces → [0, 1] → bilinear resizing to the classifier's input (when the faces are smaller) →
     augmentation → optionally mixup → the classifier (96×96 input, as exported).
+
+    With ``mixed_upscaling`` it takes two inputs, the upscaled faces and the 48×48 originals, and each face goes on
+    as one of the two, the originals resized bilinearly (``PickUpscaling``).
 
     The output is the classifier's probabilities, then with teachers the teachers' on the same faces, then with
     mixup each face's mixing weight (``training_loss`` splits them)."""
     size = classifier.input_shape[1]
+
+    def to_input_size(faces):
+        x = layers.Rescaling(1 / 255, dtype="float32")(faces)
+        return layers.Resizing(size, size, "bilinear", dtype="float32")(x) if faces.shape[1] != size else x
+
     faces = keras.Input((face_size, face_size, 1), name="faces")
-    x = layers.Rescaling(1 / 255, dtype="float32")(faces)
-    if size != face_size:
-        x = layers.Resizing(size, size, "bilinear", dtype="float32")(x)
+    x = to_input_size(faces)
+    if mixed_upscaling:
+        originals = keras.Input((FER_SIZE, FER_SIZE, 1), name="original_faces")
+        x = PickUpscaling(seed=seed + 6)([x, to_input_size(originals)])
+        faces = [faces, originals]
     x = augmenter(seed)(x)
     if mixup:
         x, mixing_weight = Mixup(mixup, seed=seed + 5)(x)
@@ -356,8 +389,11 @@ def train(config: PortableConfig) -> Path:
     splits, extra = read_packed(config.data) if config.data.endswith(PACKED_SUFFIX) else (load_dataset(config.data), {})
     faces = pick_split(splits, config.train_split, config.data)
     # Bilinear upscaling happens inside the training graph; LapSRN once, here.
-    network_input = (lapsrn.upscale(faces.images, lapsrn_weights(config, extra)) if config.upscale == "lapsrn"
-                     else faces.images)
+    network_input = (faces.images if config.upscale == "bilinear"
+                     else lapsrn.upscale(faces.images, lapsrn_weights(config, extra)))
+    inputs = network_input[..., None]
+    if config.upscale == "mixed":  # the 48×48 originals too, for the bilinear half
+        inputs = [inputs, faces.images[..., None]]
     keras.utils.set_random_seed(config.seed)
     keras.mixed_precision.set_global_policy(config.precision)
     history: list[dict] = []
@@ -366,7 +402,8 @@ def train(config: PortableConfig) -> Path:
     if config.init_from:
         start_from(classifier, config.init_from)
     teachers = load_teachers(config.teachers, classifier.input_shape[1], config.teacher_flip_average)
-    model = training_model(classifier, config.seed, teachers, face_size=network_input.shape[1], mixup=config.mixup)
+    model = training_model(classifier, config.seed, teachers, face_size=network_input.shape[1], mixup=config.mixup,
+                           mixed_upscaling=config.upscale == "mixed")
     model.compile(optimizer=_optimizer(config), loss=training_loss(config),
                   metrics=[keras.metrics.MeanMetricWrapper(student_accuracy, name="accuracy")])
     # XLA compiles the whole step well for a GPU; on a CPU its convolution gradients run several times slower
@@ -377,7 +414,7 @@ def train(config: PortableConfig) -> Path:
     schedule = CosineWithBudget(config)
     started = time.monotonic()
     model.fit(
-        network_input[..., None], np.eye(len(EMOTIONS), dtype=np.float32)[faces.labels],
+        inputs, np.eye(len(EMOTIONS), dtype=np.float32)[faces.labels],
         sample_weight=class_weights(faces.labels, config.class_weight_power)[faces.labels],
         batch_size=config.batch_size, epochs=schedule.epochs, shuffle=True, verbose=0,
         callbacks=[EpochCallback(schedule, classifier, out, history)],
