@@ -261,7 +261,7 @@ def test_a_bad_data_file_is_refused_naming_it(tmp_path: Path) -> None:
     assert completed.returncode == 2 and f"error: {missing}: no such file or folder" in completed.stderr
 
 
-def test_lapsrn_weights_travel_with_the_faces_and_upscale_them_before_training(tmp_path: Path) -> None:
+def test_lapsrn_weights_travel_with_the_faces_and_upscale_them_for_lapsrn_and_mixed_runs(tmp_path: Path) -> None:
     from tests.fer_sample import write_sample_csv
     from tests.shared_assets import lapsrn_model
 

@@ -204,8 +204,8 @@ class Mixup(keras.layers.Layer):
     faces themselves, which makes distillation "function matching" (Beyer et al. 2022).
 
     The weights are picked at random from a bank of Beta draws that NumPy makes once, because JAX samples Beta by
-    rejection, in loops of unknown length: the likely reason why, beside other students on an H200, mixup students
-    took 5–25 s an epoch against their neighbours' 1.1–1.7 s (and 1.1 s once alone)."""
+    rejection, in loops of unknown length: with JAX's sampler, mixup students beside others on an H200 took 5–25 s an
+    epoch against their neighbours' 1.1–1.7 s; with the bank they kept their neighbours' pace."""
 
     BANK_SIZE = 4096
 
@@ -391,8 +391,9 @@ def train(config: PortableConfig) -> Path:
     # Bilinear upscaling happens inside the training graph; LapSRN once, here.
     network_input = (faces.images if config.upscale == "bilinear"
                      else lapsrn.upscale(faces.images, lapsrn_weights(config, extra)))
+    mixed_upscaling = config.upscale == "mixed"
     inputs = network_input[..., None]
-    if config.upscale == "mixed":  # the 48×48 originals too, for the bilinear half
+    if mixed_upscaling:  # the 48×48 originals too, for the bilinear half
         inputs = [inputs, faces.images[..., None]]
     keras.utils.set_random_seed(config.seed)
     keras.mixed_precision.set_global_policy(config.precision)
@@ -403,7 +404,7 @@ def train(config: PortableConfig) -> Path:
         start_from(classifier, config.init_from)
     teachers = load_teachers(config.teachers, classifier.input_shape[1], config.teacher_flip_average)
     model = training_model(classifier, config.seed, teachers, face_size=network_input.shape[1], mixup=config.mixup,
-                           mixed_upscaling=config.upscale == "mixed")
+                           mixed_upscaling=mixed_upscaling)
     model.compile(optimizer=_optimizer(config), loss=training_loss(config),
                   metrics=[keras.metrics.MeanMetricWrapper(student_accuracy, name="accuracy")])
     # XLA compiles the whole step well for a GPU; on a CPU its convolution gradients run several times slower
