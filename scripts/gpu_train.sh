@@ -13,7 +13,8 @@
 # (argparse keeps an option's last value), e.g. STUDENTS="kd0.5 --distill-weight 0.5; kd1.0 --distill-weight 1.0".
 # They train side by side on the one GPU, which one small network leaves mostly idle. A device call brings back at
 # most 8 files, so $OUT ends with one log and one NAME.tar per run (its folder: model.keras, run.json once it
-# finished): 7 runs at most, the fresh teacher included. Unpack with `tar -xf NAME.tar -C RUNS`.
+# finished, checkpoint.npz if it stopped before its last epoch, which the same training.portable command resumes):
+# 7 runs at most, the fresh teacher included. Unpack with `tar -xf NAME.tar -C RUNS`.
 set -euo pipefail
 
 OUT=${OUT:-gpu-runs}

@@ -1,6 +1,7 @@
 """`python -m training.portable`: teachers trained without TensorFlow's data pipeline (Keras 3 on any backend, for
 a lent GPU). Packed faces round-trip exactly; the augmentation's affine map moves pixels where it should; a run
-trains, records itself, loads in the TensorFlow pipeline as a teacher, and is not retrained when finished; teachers
+trains, records itself, loads in the TensorFlow pipeline as a teacher, is not retrained when finished and resumes
+when interrupted, ending as an uninterrupted run; teachers
 label the very augmented faces the student sees; the device script trains its named students side by side."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -165,6 +167,62 @@ def test_a_portable_run_trains_records_itself_and_teaches_the_pipeline(tmp_path:
     assert "teacher_flip_average" not in json.loads((student / "run.json").read_text())["recipe"], \
         "off, it is left out of the recipe, so that runs recorded before it existed still match"
     assert "mixup" not in record["recipe"], "so is mixup"
+
+
+def classifier_weights(run: Path) -> list[np.ndarray]:
+    return [keras.ops.convert_to_numpy(weight) for weight in
+            keras.models.load_model(run / "model.keras", compile=False).weights]
+
+
+def test_an_interrupted_run_resumes_after_its_last_epoch_and_ends_as_an_uninterrupted_one(tmp_path: Path) -> None:
+    # TensorFlow here; on JAX, the lent GPUs' backend, the same held (147 s: JAX runs op by op on a CPU).
+    epochs = 4
+    faces = random_packed_faces(tmp_path / "faces.npz.xz", 256, np.random.default_rng(4))
+    teacher = tmp_path / "teacher.keras"
+    build_model(96, len(EMOTIONS), width=2, architecture="pyramid").save(teacher)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "KERAS_BACKEND": "tensorflow"}
+
+    def command(out: Path, *extra: str) -> list[str]:
+        # Dropout, augmentation, mixup and a teacher: every random generator a checkpoint has to carry.
+        return [sys.executable, "-m", "training.portable", "train", "--data", str(faces), "--out", str(out),
+                "--architecture", "pyramid", "--width", "4", "--dropout", "0.3", "--epochs", str(epochs),
+                "--batch-size", "32", "--precision", "float32", "--upscale", "bilinear", "--teacher", str(teacher),
+                "--mixup", "0.4", *extra]
+
+    whole = subprocess.run(command(tmp_path / "whole"), cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert whole.returncode == 0, whole.stderr[-4000:]
+    assert not (tmp_path / "whole" / "checkpoint.npz").exists(), "a finished run drops its checkpoint"
+
+    cut = tmp_path / "cut"
+    running = subprocess.Popen(command(cut), cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while not (cut / "checkpoint.npz").exists() and running.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        running.kill()  # as a session's end or a device call's time limit does: no chance to tidy up
+        running.wait()
+    assert not (cut / "run.json").exists(), "killed before it finished"
+    done_before = len(json.loads((cut / "history.json").read_text()))
+    assert 1 <= done_before < epochs
+
+    refused = subprocess.run(command(cut, "--seed", "9"), cwd=REPO, env=env, capture_output=True, text=True,
+                             timeout=600)
+    assert refused.returncode == 2 and f"{cut / 'checkpoint.npz'}: an unfinished run of another recipe (differs " \
+        "in seed)" in refused.stderr, refused.stderr[-2000:]
+    assert (cut / "checkpoint.npz").exists(), "the refused run left the checkpoint alone"
+
+    resumed = subprocess.run(command(cut), cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-4000:]
+    assert f"resuming {cut} after epoch {done_before} of {epochs}" in resumed.stderr
+    record, reference = (json.loads((run / "run.json").read_text()) for run in (cut, tmp_path / "whole"))
+    assert [entry["epoch"] for entry in record["history"]] == list(range(1, epochs + 1))
+    for ours, theirs in zip(record["history"], reference["history"], strict=True):
+        assert ours["loss"] == pytest.approx(theirs["loss"], rel=1e-5), "the same batches, augmented alike"
+        assert ours["learning_rate"] == theirs["learning_rate"]
+    for ours, theirs in zip(classifier_weights(cut), classifier_weights(tmp_path / "whole"), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
+    assert not list(cut.glob(".*.part.*")) and not (cut / "checkpoint.npz").exists()
 
 
 def linear_classifier(weights: np.ndarray) -> keras.Model:

@@ -22,6 +22,8 @@ same networks (``training.model``) and the same FER2013 Training faces, and move
 
 With ``--time-budget`` the run fits its epoch count to the time it has (measured on the first epochs) and
 records the count; rerunning with ``--epochs`` set to it reproduces the schedule on any machine, this CPU too.
+The same command resumes an interrupted run after its last finished epoch (``checkpoint.npz``), on any backend:
+a run a device call cut short can go on here.
 
     python -m training.portable pack --data fer2013.csv.gz --lapsrn LapSRN_x2.pb --out faces.npz.xz
     KERAS_BACKEND=jax python -m training.portable train --data faces.npz.xz --out DIR --epochs 120 [--teacher T.keras]
@@ -341,12 +343,14 @@ class CosineWithBudget:
 
 
 class EpochCallback(keras.callbacks.Callback):
-    """Sets each epoch's learning rate, logs it, and saves the classifier and the history after every epoch
-    (atomically), so that a run cut short still leaves its latest weights."""
+    """Sets each epoch's learning rate, logs it, and after every epoch saves (atomically) the classifier, the
+    history and the checkpoint a resumed run starts from, so that a run cut short loses one epoch at most."""
 
-    def __init__(self, schedule: CosineWithBudget, classifier: keras.Model, out: Path, history: list[dict]):
+    def __init__(self, schedule: CosineWithBudget, classifier: keras.Model, out: Path, history: list[dict],
+                 identity: dict):
         super().__init__()
         self.schedule, self.classifier, self.out, self.history = schedule, classifier, out, history
+        self.identity = identity  # the recipe and the data digest, which a resumed run must match
 
     def on_epoch_begin(self, epoch, logs=None):
         self.schedule.fit_to_budget(epoch)
@@ -363,18 +367,75 @@ class EpochCallback(keras.callbacks.Callback):
                  entry["loss"], entry["accuracy"], entry["learning_rate"], seconds)
         atomic_write(self.out / MODEL_FILE, lambda temporary: self.classifier.save(temporary))
         atomic_write_json(self.out / "history.json", self.history)
-        if epoch + 1 >= self.schedule.epochs:
-            self.model.stop_training = True
+        save_checkpoint(self.out / CHECKPOINT_FILE, self.model,
+                        {**self.identity, "planned_epochs": self.schedule.epochs, "history": self.history})
 
 
 MODEL_FILE = "model.keras"
+# Everything an interrupted run needs to go on as if it had not stopped: the weights, the optimizer's moments, the
+# random generators' states and the schedule. Removed once the run has finished.
+CHECKPOINT_FILE = "checkpoint.npz"
+
+
+def resumable_variables(model: keras.Model) -> list:
+    """The training model's state, seed generators included, less the frozen teachers (read from their files)."""
+    frozen = {id(variable) for layer in model.layers if isinstance(layer, Teachers) for variable in layer.variables}
+    return [variable for variable in model.variables if id(variable) not in frozen]
+
+
+def save_checkpoint(path: Path, model: keras.Model, state: dict) -> None:
+    arrays = {f"{group}/{index}": ops.convert_to_numpy(variable)
+              for group, variables in (("model", resumable_variables(model)), ("optimizer", model.optimizer.variables))
+              for index, variable in enumerate(variables)}
+
+    def write(temporary: Path) -> None:
+        with open(temporary, "wb") as handle:
+            np.savez(handle, state=np.array(json.dumps(state)), **arrays)
+
+    atomic_write(path, write)
+
+
+def read_checkpoint(path: Path, recipe: dict) -> tuple[dict, dict[str, np.ndarray]]:
+    """``save_checkpoint``'s state (recipe, data digest, planned epochs, history) and arrays, read before any data
+    is: a checkpoint that does not fit this run is refused by name, since it may hold hours of training."""
+    try:
+        with np.load(path) as saved:
+            arrays = {name: saved[name] for name in saved.files}
+        state = json.loads(str(arrays.pop("state")))
+    except (OSError, ValueError, KeyError) as problem:
+        raise ValueError(f"{path}: unreadable checkpoint ({problem}); move it away to start this run afresh") from None
+    if state["recipe"] != json.loads(json.dumps(recipe)):
+        changed = sorted(key for key in state["recipe"].keys() | recipe.keys()
+                         if state["recipe"].get(key) != recipe.get(key))
+        raise ValueError(f"{path}: an unfinished run of another recipe (differs in {', '.join(changed)}); "
+                         "use another --out, or move the checkpoint away to start afresh")
+    return state, arrays
+
+
+def restore_checkpoint(path: Path, model: keras.Model, arrays: dict[str, np.ndarray]) -> None:
+    """Load ``read_checkpoint``'s arrays into a compiled training model built as the saved one was."""
+    model.optimizer.build(model.trainable_variables)
+    for group, variables in (("model", resumable_variables(model)), ("optimizer", model.optimizer.variables)):
+        for index, variable in enumerate(variables):
+            value = arrays.get(f"{group}/{index}")
+            if value is None or value.shape != tuple(variable.shape):
+                raise ValueError(f"{path}: {group} variable {variable.path} expected shape {tuple(variable.shape)}, "
+                                 f"found {None if value is None else value.shape}; the checkpoint is not of this "
+                                 "network")
+            variable.assign(value)
+
+
+def epoch_order(seed: int, epoch: int, count: int) -> np.ndarray:
+    """The order of the faces in one epoch: drawn from (seed, epoch) alone, so that a resumed run sees the batches
+    an uninterrupted one would have."""
+    return np.random.default_rng([seed, epoch]).permutation(count)
 
 
 def train(config: PortableConfig) -> Path:
     """Train the run in ``config.out`` (or find it finished there); the trained classifier's path.
 
-    An interrupted run starts again from its first epoch: minutes on a GPU. (Resuming from saved weights and
-    optimizer state gave first epochs unlike an uninterrupted run's here, and was taken out.)"""
+    An interrupted run resumes after its last finished epoch (``CHECKPOINT_FILE``) and ends with the weights an
+    uninterrupted one would have: on this CPU a stage of the shipped recipe spans several sessions."""
     from training.model import build_model
     from training.prune import start_from
 
@@ -385,9 +446,17 @@ def train(config: PortableConfig) -> Path:
     if finished and finished.get("recipe") == recipe and (out / MODEL_FILE).exists():
         log.info("%s: finished earlier (%d epochs)", out, finished["config"]["epochs"])
         return out / MODEL_FILE
+    for leftover in out.glob(".*.part.*"):  # temporaries of a write that an interruption cut short
+        leftover.unlink()
+    checkpoint = out / CHECKPOINT_FILE
+    resumed, saved_arrays = read_checkpoint(checkpoint, recipe) if checkpoint.exists() else (None, {})
     # A packed file is read (and decompressed) once: its faces and the LapSRN weights beside them.
     splits, extra = read_packed(config.data) if config.data.endswith(PACKED_SUFFIX) else (load_dataset(config.data), {})
     faces = pick_split(splits, config.train_split, config.data)
+    data_sha256 = sha256_arrays(faces.images, faces.labels)
+    if resumed and resumed["data_sha256"] != data_sha256:
+        raise ValueError(f"{checkpoint}: an unfinished run on other faces than {config.data}'s {config.train_split}; "
+                         "use another --out, or move the checkpoint away to start afresh")
     # Bilinear upscaling happens inside the training graph; LapSRN once, here.
     network_input = (faces.images if config.upscale == "bilinear"
                      else lapsrn.upscale(faces.images, lapsrn_weights(config, extra)))
@@ -413,21 +482,33 @@ def train(config: PortableConfig) -> Path:
     model.jit_compile = device != "cpu"
     log.info("%d faces, %s backend on %s, jit %s", len(faces), keras.backend.backend(), device, model.jit_compile)
     schedule = CosineWithBudget(config)
-    started = time.monotonic()
-    model.fit(
-        inputs, np.eye(len(EMOTIONS), dtype=np.float32)[faces.labels],
-        sample_weight=class_weights(faces.labels, config.class_weight_power)[faces.labels],
-        batch_size=config.batch_size, epochs=schedule.epochs, shuffle=True, verbose=0,
-        callbacks=[EpochCallback(schedule, classifier, out, history)],
-    )
+    if resumed:
+        restore_checkpoint(checkpoint, model, saved_arrays)
+        history.extend(resumed["history"])
+        schedule.epochs = resumed["planned_epochs"]
+        schedule.epoch_seconds = [entry["seconds"] for entry in history]
+        schedule.started -= sum(schedule.epoch_seconds)  # a time budget counts the epochs already trained
+        log.info("resuming %s after epoch %d of %d", out, len(history), schedule.epochs)
+    callback = EpochCallback(schedule, classifier, out, history, {"recipe": recipe, "data_sha256": data_sha256})
+    targets = np.eye(len(EMOTIONS), dtype=np.float32)[faces.labels]
+    weights = class_weights(faces.labels, config.class_weight_power)[faces.labels]
+    # One fit per epoch over faces in epoch_order, rather than fit's own shuffling, whose state no checkpoint holds.
+    # The schedule may shorten itself at the start of an epoch (fit_to_budget), hence the while.
+    epoch = len(history)
+    while epoch < schedule.epochs:
+        order = epoch_order(config.seed, epoch, len(faces))
+        model.fit([part[order] for part in inputs] if mixed_upscaling else inputs[order], targets[order],
+                  sample_weight=weights[order], batch_size=config.batch_size, initial_epoch=epoch, epochs=epoch + 1,
+                  shuffle=False, verbose=0, callbacks=[callback])
+        epoch += 1
     record = {
         "recipe": recipe,
         "config": {**asdict(config), "epochs": len(history)},
         "train_faces": len(faces),
-        "data_sha256": sha256_arrays(faces.images, faces.labels),
+        "data_sha256": data_sha256,
         "upscale": UPSCALING[config.upscale],
         "face_size": network_input.shape[1],
-        "seconds": round(time.monotonic() - started, 1),
+        "seconds": round(sum(entry["seconds"] for entry in history), 1),
         "history": history,
         "keras": keras.__version__,
         "backend": keras.backend.backend(),
@@ -435,6 +516,7 @@ def train(config: PortableConfig) -> Path:
         "python": platform.python_version(),
     }
     atomic_write_json(out / "run.json", record)
+    checkpoint.unlink(missing_ok=True)
     log.info("%s: %d epochs in %.0f s on %s", out / MODEL_FILE, len(history), record["seconds"], record["device"])
     return out / MODEL_FILE
 

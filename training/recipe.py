@@ -7,9 +7,8 @@ options with underscores (``learning_rate``, ``aug_erase_probability``…). ``in
 which stands for that stage's ``best.keras``; ``teachers`` is a list of earlier stages. A stage with
 ``trainer = "portable"`` is a ``training.portable`` run instead (a network trained without TensorFlow, on a GPU
 when there is one); its keys are that trainer's options, ``teachers`` included, and it stands for its
-``model.keras``. ``[export]`` names the stage to export and ``export``'s options. A stage resumes where it
-stopped (a portable one restarts) and a finished stage is skipped, so the same command continues an interrupted
-recipe at any point.
+``model.keras``. ``[export]`` names the stage to export and ``export``'s options. A stage resumes after its last
+finished epoch and a finished stage is skipped, so the same command continues an interrupted recipe at any point.
 """
 
 from __future__ import annotations
