@@ -211,12 +211,19 @@ def test_an_interrupted_run_resumes_after_its_last_epoch_and_ends_as_an_uninterr
     assert refused.returncode == 2 and f"{cut / 'checkpoint.npz'}: an unfinished run of another recipe (differs " \
         "in seed)" in refused.stderr, refused.stderr[-2000:]
     assert (cut / "checkpoint.npz").exists(), "the refused run left the checkpoint alone"
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "checkpoint.npz").write_bytes(b"")  # as a machine's crash can leave a file
+    refused = subprocess.run(command(broken), cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert refused.returncode == 2 and f"{broken / 'checkpoint.npz'}: unreadable checkpoint" in refused.stderr, \
+        refused.stderr[-2000:]
 
     resumed = subprocess.run(command(cut), cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-4000:]
     assert f"resuming {cut} after epoch {done_before} of {epochs}" in resumed.stderr
     record, reference = (json.loads((run / "run.json").read_text()) for run in (cut, tmp_path / "whole"))
     assert [entry["epoch"] for entry in record["history"]] == list(range(1, epochs + 1))
+    assert [session["first_epoch"] for session in record["sessions"]] == [1, done_before + 1]
     for ours, theirs in zip(record["history"], reference["history"], strict=True):
         assert ours["loss"] == pytest.approx(theirs["loss"], rel=1e-5), "the same batches, augmented alike"
         assert ours["learning_rate"] == theirs["learning_rate"]

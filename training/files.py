@@ -20,6 +20,8 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
     os.close(handle)
     try:
         write(Path(temporary))
+        with open(temporary, "rb") as handle:  # on disk before the rename, so that a machine's crash leaves no stub
+            os.fsync(handle.fileno())
         os.chmod(temporary, 0o644)  # mkstemp makes files private; these are shared outputs
         os.replace(temporary, path)
     except BaseException:

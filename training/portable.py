@@ -22,8 +22,8 @@ same networks (``training.model``) and the same FER2013 Training faces, and move
 
 With ``--time-budget`` the run fits its epoch count to the time it has (measured on the first epochs) and
 records the count; rerunning with ``--epochs`` set to it reproduces the schedule on any machine, this CPU too.
-The same command resumes an interrupted run after its last finished epoch (``checkpoint.npz``), on any backend:
-a run a device call cut short can go on here.
+The same command resumes an interrupted run after its last finished epoch (``checkpoint.npz``); on the same
+backend it ends with the weights an uninterrupted run has, and a run stopped on another backend goes on here too.
 
     python -m training.portable pack --data fer2013.csv.gz --lapsrn LapSRN_x2.pb --out faces.npz.xz
     KERAS_BACKEND=jax python -m training.portable train --data faces.npz.xz --out DIR --epochs 120 [--teacher T.keras]
@@ -39,6 +39,7 @@ import os
 import platform
 import sys
 import time
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -303,15 +304,16 @@ def student_accuracy(labels, outputs):
 
 
 PACE_MARGIN = 1.25
-# Epochs after which the epoch count is planned: the first two include compiling the step, so the pace of epochs
-# 3–4 gives a first plan; epochs 7–12 a second, once students sharing a GPU have all finished compiling (on an H100
-# a student's epochs 3–4 took 1.7–2.0 s beside another one's compilation, and 1.2 s afterwards).
+# A session's epochs after which the epoch count is planned: the first two include compiling the step, so the pace
+# of epochs 3–4 gives a first plan; epochs 7–12 a second, once students sharing a GPU have all finished compiling
+# (on an H100 a student's epochs 3–4 took 1.7–2.0 s beside another one's compilation, and 1.2 s afterwards).
 PLAN_AFTER = (4, 12)
 
 
 class CosineWithBudget:
     """Linear warm-up to the peak, then cosine to zero over ``epochs``; with a time budget the epoch count is
-    planned from the measured pace, twice (``PLAN_AFTER``), never beyond the configured count."""
+    planned from the measured pace, twice in each session (``PLAN_AFTER``: ``epoch_seconds`` holds this session's
+    epochs; ``started`` counts earlier sessions' too), never beyond the configured count."""
 
     def __init__(self, config: PortableConfig):
         self.config = config
@@ -347,18 +349,20 @@ class EpochCallback(keras.callbacks.Callback):
     history and the checkpoint a resumed run starts from, so that a run cut short loses one epoch at most."""
 
     def __init__(self, schedule: CosineWithBudget, classifier: keras.Model, out: Path, history: list[dict],
-                 identity: dict):
+                 carried: dict):
         super().__init__()
         self.schedule, self.classifier, self.out, self.history = schedule, classifier, out, history
-        self.identity = identity  # the recipe and the data digest, which a resumed run must match
+        self.carried = carried  # the recipe and data digest a resumed run must match, and the sessions so far
+        # An epoch lasts from the end of the one before: its faces' gathering and the last epoch's saving count too.
+        self.began = time.monotonic()
 
     def on_epoch_begin(self, epoch, logs=None):
         self.schedule.fit_to_budget(epoch)
         self.model.optimizer.learning_rate = self.schedule.learning_rate(epoch)
-        self.began = time.monotonic()
 
     def on_epoch_end(self, epoch, logs=None):
-        seconds = time.monotonic() - self.began
+        ended = time.monotonic()
+        seconds, self.began = ended - self.began, ended
         self.schedule.epoch_seconds.append(seconds)
         entry = {"epoch": epoch + 1, "loss": float(logs["loss"]), "accuracy": float(logs["accuracy"]),
                  "learning_rate": self.schedule.learning_rate(epoch), "seconds": round(seconds, 2)}
@@ -368,7 +372,7 @@ class EpochCallback(keras.callbacks.Callback):
         atomic_write(self.out / MODEL_FILE, lambda temporary: self.classifier.save(temporary))
         atomic_write_json(self.out / "history.json", self.history)
         save_checkpoint(self.out / CHECKPOINT_FILE, self.model,
-                        {**self.identity, "planned_epochs": self.schedule.epochs, "history": self.history})
+                        {**self.carried, "planned_epochs": self.schedule.epochs, "history": self.history})
 
 
 MODEL_FILE = "model.keras"
@@ -383,45 +387,59 @@ def resumable_variables(model: keras.Model) -> list:
     return [variable for variable in model.variables if id(variable) not in frozen]
 
 
+def checkpointed_variables(model: keras.Model) -> dict[str, list]:
+    return {"model": resumable_variables(model), "optimizer": model.optimizer.variables}
+
+
 def save_checkpoint(path: Path, model: keras.Model, state: dict) -> None:
+    groups = checkpointed_variables(model)
     arrays = {f"{group}/{index}": ops.convert_to_numpy(variable)
-              for group, variables in (("model", resumable_variables(model)), ("optimizer", model.optimizer.variables))
-              for index, variable in enumerate(variables)}
+              for group, variables in groups.items() for index, variable in enumerate(variables)}
+    names = {group: [variable.path for variable in variables] for group, variables in groups.items()}
 
     def write(temporary: Path) -> None:
         with open(temporary, "wb") as handle:
-            np.savez(handle, state=np.array(json.dumps(state)), **arrays)
+            np.savez(handle, state=np.array(json.dumps({**state, "variables": names})), **arrays)
 
     atomic_write(path, write)
 
 
 def read_checkpoint(path: Path, recipe: dict) -> tuple[dict, dict[str, np.ndarray]]:
-    """``save_checkpoint``'s state (recipe, data digest, planned epochs, history) and arrays, read before any data
-    is: a checkpoint that does not fit this run is refused by name, since it may hold hours of training."""
+    """``save_checkpoint``'s state (recipe, data digest, sessions, planned epochs, history) and arrays. A checkpoint
+    that does not fit this run is refused by name, since it may hold hours of training: one of another recipe here,
+    before any data is read; one of other faces by ``train`` once it has read them."""
     try:
         with np.load(path) as saved:
             arrays = {name: saved[name] for name in saved.files}
         state = json.loads(str(arrays.pop("state")))
-    except (OSError, ValueError, KeyError) as problem:
-        raise ValueError(f"{path}: unreadable checkpoint ({problem}); move it away to start this run afresh") from None
-    if state["recipe"] != json.loads(json.dumps(recipe)):
-        changed = sorted(key for key in state["recipe"].keys() | recipe.keys()
-                         if state["recipe"].get(key) != recipe.get(key))
+        saved_recipe = state["recipe"]
+    except (OSError, EOFError, zipfile.BadZipFile, ValueError, KeyError) as problem:
+        raise ValueError(f"{path}: unreadable checkpoint ({problem!r}); move it away to start this run afresh") \
+            from None
+    if saved_recipe != json.loads(json.dumps(recipe)):
+        changed = sorted(key for key in saved_recipe.keys() | recipe.keys()
+                         if saved_recipe.get(key) != recipe.get(key))
         raise ValueError(f"{path}: an unfinished run of another recipe (differs in {', '.join(changed)}); "
                          "use another --out, or move the checkpoint away to start afresh")
     return state, arrays
 
 
-def restore_checkpoint(path: Path, model: keras.Model, arrays: dict[str, np.ndarray]) -> None:
-    """Load ``read_checkpoint``'s arrays into a compiled training model built as the saved one was."""
+def restore_checkpoint(path: Path, model: keras.Model, state: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Load ``read_checkpoint``'s arrays into a compiled training model built as the saved one was: variable by
+    variable in order, each of the saved shape (a variable's name, numbered per process, is only compared)."""
     model.optimizer.build(model.trainable_variables)
-    for group, variables in (("model", resumable_variables(model)), ("optimizer", model.optimizer.variables)):
+    for group, variables in checkpointed_variables(model).items():
+        saved_names = state["variables"][group]
+        if len(saved_names) != len(variables):
+            raise ValueError(f"{path}: {len(saved_names)} {group} variables saved, {len(variables)} in this network; "
+                             "the checkpoint is not of it")
         for index, variable in enumerate(variables):
-            value = arrays.get(f"{group}/{index}")
-            if value is None or value.shape != tuple(variable.shape):
+            value = arrays[f"{group}/{index}"]
+            if value.shape != tuple(variable.shape):
                 raise ValueError(f"{path}: {group} variable {variable.path} expected shape {tuple(variable.shape)}, "
-                                 f"found {None if value is None else value.shape}; the checkpoint is not of this "
-                                 "network")
+                                 f"found {value.shape} ({saved_names[index]}); the checkpoint is not of this network")
+            if saved_names[index] != variable.path:
+                log.warning("%s: restoring %s into %s", path, saved_names[index], variable.path)
             variable.assign(value)
 
 
@@ -434,8 +452,8 @@ def epoch_order(seed: int, epoch: int, count: int) -> np.ndarray:
 def train(config: PortableConfig) -> Path:
     """Train the run in ``config.out`` (or find it finished there); the trained classifier's path.
 
-    An interrupted run resumes after its last finished epoch (``CHECKPOINT_FILE``) and ends with the weights an
-    uninterrupted one would have: on this CPU a stage of the shipped recipe spans several sessions."""
+    An interrupted run resumes after its last finished epoch (``CHECKPOINT_FILE``) and, on the same backend, ends
+    with the weights an uninterrupted one would have: on this CPU a stage of the shipped recipe spans sessions."""
     from training.model import build_model
     from training.prune import start_from
 
@@ -443,12 +461,13 @@ def train(config: PortableConfig) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     recipe = config.recipe()
     finished = _read_json(out / "run.json")
-    if finished and finished.get("recipe") == recipe and (out / MODEL_FILE).exists():
-        log.info("%s: finished earlier (%d epochs)", out, finished["config"]["epochs"])
-        return out / MODEL_FILE
+    checkpoint = out / CHECKPOINT_FILE
     for leftover in out.glob(".*.part.*"):  # temporaries of a write that an interruption cut short
         leftover.unlink()
-    checkpoint = out / CHECKPOINT_FILE
+    if finished and finished.get("recipe") == recipe and (out / MODEL_FILE).exists():
+        checkpoint.unlink(missing_ok=True)  # left if the run stopped between writing run.json and removing it
+        log.info("%s: finished earlier (%d epochs)", out, finished["config"]["epochs"])
+        return out / MODEL_FILE
     resumed, saved_arrays = read_checkpoint(checkpoint, recipe) if checkpoint.exists() else (None, {})
     # A packed file is read (and decompressed) once: its faces and the LapSRN weights beside them.
     splits, extra = read_packed(config.data) if config.data.endswith(PACKED_SUFFIX) else (load_dataset(config.data), {})
@@ -464,6 +483,8 @@ def train(config: PortableConfig) -> Path:
     inputs = network_input[..., None]
     if mixed_upscaling:  # the 48×48 originals too, for the bilinear half
         inputs = [inputs, faces.images[..., None]]
+    targets = np.eye(len(EMOTIONS), dtype=np.float32)[faces.labels]
+    weights = class_weights(faces.labels, config.class_weight_power)[faces.labels]
     keras.utils.set_random_seed(config.seed)
     keras.mixed_precision.set_global_policy(config.precision)
     history: list[dict] = []
@@ -482,24 +503,32 @@ def train(config: PortableConfig) -> Path:
     model.jit_compile = device != "cpu"
     log.info("%d faces, %s backend on %s, jit %s", len(faces), keras.backend.backend(), device, model.jit_compile)
     schedule = CosineWithBudget(config)
+    sessions = []
     if resumed:
-        restore_checkpoint(checkpoint, model, saved_arrays)
+        restore_checkpoint(checkpoint, model, resumed, saved_arrays)
         history.extend(resumed["history"])
+        sessions = resumed["sessions"]
         schedule.epochs = resumed["planned_epochs"]
-        schedule.epoch_seconds = [entry["seconds"] for entry in history]
-        schedule.started -= sum(schedule.epoch_seconds)  # a time budget counts the epochs already trained
+        schedule.started -= sum(entry["seconds"] for entry in history)  # a time budget counts earlier sessions'
         log.info("resuming %s after epoch %d of %d", out, len(history), schedule.epochs)
-    callback = EpochCallback(schedule, classifier, out, history, {"recipe": recipe, "data_sha256": data_sha256})
-    targets = np.eye(len(EMOTIONS), dtype=np.float32)[faces.labels]
-    weights = class_weights(faces.labels, config.class_weight_power)[faces.labels]
-    # One fit per epoch over faces in epoch_order, rather than fit's own shuffling, whose state no checkpoint holds.
-    # The schedule may shorten itself at the start of an epoch (fit_to_budget), hence the while.
+    sessions.append({"first_epoch": len(history) + 1, "backend": keras.backend.backend(), "device": device,
+                     "keras": keras.__version__})
+    callback = EpochCallback(schedule, classifier, out, history,
+                             {"recipe": recipe, "data_sha256": data_sha256, "sessions": sessions})
+    # One fit per epoch over the faces in epoch_order (gathered into buffers made once), rather than fit's own
+    # shuffling, whose state no checkpoint holds.
+    parts = [*inputs, targets, weights] if mixed_upscaling else [inputs, targets, weights]
+    gathered = [np.empty_like(part) for part in parts]
+    (out / "run.json").unlink(missing_ok=True)  # an earlier run's, which must not vouch for this run's model.keras
     epoch = len(history)
-    while epoch < schedule.epochs:
+    while epoch < schedule.epochs:  # which fit_to_budget may lower at the start of an epoch
         order = epoch_order(config.seed, epoch, len(faces))
-        model.fit([part[order] for part in inputs] if mixed_upscaling else inputs[order], targets[order],
-                  sample_weight=weights[order], batch_size=config.batch_size, initial_epoch=epoch, epochs=epoch + 1,
-                  shuffle=False, verbose=0, callbacks=[callback])
+        for part, buffer in zip(parts, gathered, strict=True):
+            np.take(part, order, axis=0, out=buffer)
+        *epoch_inputs, epoch_targets, epoch_weights = gathered
+        model.fit(epoch_inputs if mixed_upscaling else epoch_inputs[0], epoch_targets, sample_weight=epoch_weights,
+                  batch_size=config.batch_size, initial_epoch=epoch, epochs=epoch + 1, shuffle=False, verbose=0,
+                  callbacks=[callback])
         epoch += 1
     record = {
         "recipe": recipe,
@@ -508,12 +537,13 @@ def train(config: PortableConfig) -> Path:
         "data_sha256": data_sha256,
         "upscale": UPSCALING[config.upscale],
         "face_size": network_input.shape[1],
-        "seconds": round(sum(entry["seconds"] for entry in history), 1),
+        "seconds": round(sum(entry["seconds"] for entry in history), 1),  # its epochs', over all sessions
         "history": history,
         "keras": keras.__version__,
         "backend": keras.backend.backend(),
         "device": device,
         "python": platform.python_version(),
+        "sessions": sessions,  # where each stretch of epochs trained, when the run was resumed
     }
     atomic_write_json(out / "run.json", record)
     checkpoint.unlink(missing_ok=True)
