@@ -29,6 +29,14 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
         raise
 
 
+def remove_partial_writes(folder: str | Path) -> list[Path]:
+    """Delete the temporaries of ``atomic_write`` calls that an interruption cut short; the paths removed."""
+    leftovers = sorted(Path(folder).glob(".*.part.*"))
+    for leftover in leftovers:
+        leftover.unlink()
+    return leftovers
+
+
 def atomic_save_npy(path: str | Path, array: np.ndarray) -> None:
     atomic_write(path, lambda temporary: np.save(temporary, array))
 

@@ -59,7 +59,7 @@ from training.data import (
     save_packed,
 )
 from training.distill import averaged_probabilities, distillation_targets, load_teachers
-from training.files import atomic_write, atomic_write_json, sha256_arrays, sha256_file
+from training.files import atomic_write, atomic_write_json, remove_partial_writes, sha256_arrays, sha256_file
 from training.labels import EMOTIONS, FER_SIZE
 from training.options import check_ranges
 from training.superres import LAPSRN_ENV, SuperResolutionError, lapsrn_path
@@ -381,14 +381,12 @@ MODEL_FILE = "model.keras"
 CHECKPOINT_FILE = "checkpoint.npz"
 
 
-def resumable_variables(model: keras.Model) -> list:
-    """The training model's state, seed generators included, less the frozen teachers (read from their files)."""
-    frozen = {id(variable) for layer in model.layers if isinstance(layer, Teachers) for variable in layer.variables}
-    return [variable for variable in model.variables if id(variable) not in frozen]
-
-
 def checkpointed_variables(model: keras.Model) -> dict[str, list]:
-    return {"model": resumable_variables(model), "optimizer": model.optimizer.variables}
+    """The training model's state, seed generators included, less the frozen teachers (read from their files);
+    and the optimizer's."""
+    frozen = {id(variable) for layer in model.layers if isinstance(layer, Teachers) for variable in layer.variables}
+    return {"model": [variable for variable in model.variables if id(variable) not in frozen],
+            "optimizer": model.optimizer.variables}
 
 
 def save_checkpoint(path: Path, model: keras.Model, state: dict) -> None:
@@ -462,8 +460,7 @@ def train(config: PortableConfig) -> Path:
     recipe = config.recipe()
     finished = _read_json(out / "run.json")
     checkpoint = out / CHECKPOINT_FILE
-    for leftover in out.glob(".*.part.*"):  # temporaries of a write that an interruption cut short
-        leftover.unlink()
+    remove_partial_writes(out)
     if finished and finished.get("recipe") == recipe and (out / MODEL_FILE).exists():
         checkpoint.unlink(missing_ok=True)  # left if the run stopped between writing run.json and removing it
         log.info("%s: finished earlier (%d epochs)", out, finished["config"]["epochs"])

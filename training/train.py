@@ -18,7 +18,14 @@ import numpy as np
 from training.augment import AugmentConfig, augment_batch
 from training.data import DataError, FaceSet, class_weights, load_auxiliary, load_dataset, overlapping_faces, pick_split
 from training.distill import averaged_probabilities, distillation_targets, load_teachers
-from training.files import atomic_save_npy, atomic_write, atomic_write_json, sha256_arrays, sha256_file
+from training.files import (
+    atomic_save_npy,
+    atomic_write,
+    atomic_write_json,
+    remove_partial_writes,
+    sha256_arrays,
+    sha256_file,
+)
 from training.labels import EMOTIONS
 from training.options import check_ranges
 from training.superres import lapsrn_path, upscale_cached
@@ -305,8 +312,7 @@ def train(config: TrainConfig) -> Path:
         raise ValueError(f"--architecture {config.architecture!r}: expected one of {', '.join(ARCHITECTURES)}")
     run_dir = Path(config.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    for leftover in run_dir.glob(".*.part.*"):  # temporaries of a write that a crash interrupted
-        leftover.unlink()
+    for leftover in remove_partial_writes(run_dir):
         log.info("removed %s, left by an interrupted run", leftover)
     started = time.time()
     data = prepare(config)
