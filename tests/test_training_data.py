@@ -239,6 +239,8 @@ def test_overlapping_faces_counts_what_two_parts_share(first: str, second: str, 
     ("training", ["--dropout", "1"], "dropout = 1.0: expected at least 0 and less than 1"),
     ("training.portable", ["--learning-rate", "-0.001"], "learning_rate = -0.001: expected more than 0"),
     ("training.portable", ["--distill-weight", "2"], "distill_weight = 2.0: expected from 0 to 1"),
+    ("training.portable", ["--mixup", "0.4", "--cutmix", "1"],
+     "mixup = 0.4 and cutmix = 1.0: expected at most one of the two"),
 ])
 def test_out_of_range_options_are_refused_by_name_before_any_data_is_read(
         tmp_path: Path, capsys: pytest.CaptureFixture, module: str, options: list[str], expected: str) -> None:

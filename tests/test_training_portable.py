@@ -2,7 +2,8 @@
 a lent GPU). Packed faces round-trip exactly; the augmentation's affine map moves pixels where it should; a run
 trains, records itself, loads in the TensorFlow pipeline as a teacher, is not retrained when finished and resumes
 when interrupted, ending as an uninterrupted run; teachers
-label the very augmented faces the student sees; the device script trains its named students side by side."""
+label the very augmented faces the student sees; mixup blends faces and CutMix pastes boxes, each reporting the
+share the labels get; the device script trains its named students side by side."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from training.labels import EMOTIONS  # noqa: E402
 from training.model import build_model  # noqa: E402
 from training.portable import (  # noqa: E402
     CosineWithBudget,
+    Cutmix,
     Mixup,
     PickUpscaling,
     PortableConfig,
@@ -157,7 +159,7 @@ def test_a_portable_run_trains_records_itself_and_teaches_the_pipeline(tmp_path:
     started = subprocess.run([*command[:7], str(pruned), "--width", "2", "--epochs", "1", "--batch-size", "32",
                               "--precision", "float32", "--upscale", "bilinear",
                               "--init-from", str(out / "model.keras"), "--teacher", str(out / "model.keras"),
-                              "--teacher-flip-average"],
+                              "--teacher-flip-average", "--cutmix", "1.0"],
                              cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert started.returncode == 0, started.stderr[-4000:]
     assert f"starting from {out / 'model.keras'} pruned" in started.stderr
@@ -167,6 +169,8 @@ def test_a_portable_run_trains_records_itself_and_teaches_the_pipeline(tmp_path:
     assert "teacher_flip_average" not in json.loads((student / "run.json").read_text())["recipe"], \
         "off, it is left out of the recipe, so that runs recorded before it existed still match"
     assert "mixup" not in record["recipe"], "so is mixup"
+    assert record["recipe"]["cutmix"] == 1.0 and np.isfinite(record["history"][0]["loss"])
+    assert "cutmix" not in json.loads((student / "run.json").read_text())["recipe"], "and CutMix"
 
 
 def classifier_weights(run: Path) -> list[np.ndarray]:
@@ -274,6 +278,9 @@ def test_the_distillation_loss_is_cross_entropy_against_labels_mixed_with_soften
     outputs = np.concatenate([confident, teacher, weight], 1)
     expected = -(((0.75 * blended) + 0.25 * softened) * np.log(confident)).sum(axis=1)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(training_loss(mixed)(labels, outputs)), expected, rtol=1e-5)
+    cut = PortableConfig("", "", teachers=["t.keras"], cutmix=1.0, label_smoothing=0.0, distill_weight=0.25,
+                         distill_temperature=2.0)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(training_loss(cut)(labels, outputs)), expected, rtol=1e-5)
 
 
 def test_mixup_blends_each_face_with_the_next_by_a_weight_of_at_least_half_and_reports_it() -> None:
@@ -285,6 +292,31 @@ def test_mixup_blends_each_face_with_the_next_by_a_weight_of_at_least_half_and_r
     assert weight.shape == (16, 1) and 0.5 <= weight.min() and weight.max() <= 1 and weight.std() > 0.05
     w = weight[:, :, None, None]
     np.testing.assert_allclose(blended, w * faces + (1 - w) * np.roll(faces, 1, axis=0), atol=1e-6)
+    unchanged, ones = (keras.ops.convert_to_numpy(value) for value in layer(faces, training=False))
+    np.testing.assert_array_equal(unchanged, faces)
+    np.testing.assert_array_equal(ones, 1.0)
+
+
+def test_cutmix_pastes_one_box_of_the_next_face_and_reports_the_share_still_its_own() -> None:
+    # Face i is filled with the value i, so every pixel tells which face it came from.
+    faces = np.broadcast_to(np.arange(1, 65, dtype=np.float32)[:, None, None, None], (64, 96, 96, 1)).copy()
+    layer = Cutmix(1.0, seed=3)
+
+    pasted, own = (keras.ops.convert_to_numpy(value) for value in layer(faces, training=True))
+
+    boxes = []
+    for index, face in enumerate(pasted[..., 0]):
+        box = face != faces[index, 0, 0, 0]
+        assert np.isin(face[box], faces[index - 1, 0, 0, 0]).all(), "the box comes from the next face (rolled by one)"
+        rows, columns = box.any(axis=1), box.any(axis=0)
+        np.testing.assert_array_equal(box, rows[:, None] & columns[None, :])  # one axis-aligned rectangle
+        assert abs(rows.sum() - columns.sum()) <= 1, "and a square one, up to a pixel"
+        assert own[index, 0] == pytest.approx(1 - box.mean(), abs=1e-6), "the share is counted in whole pixels"
+        boxes.append((rows.argmax(), columns.argmax(), rows.sum()))
+    assert own.min() >= 0.5 - 2 * 96 / 96**2 and own.max() <= 1, "the face's own pixels keep at least half"
+    assert len(set(boxes)) > 50 and 0.70 < own.mean() < 0.80, "each face draws its own box; w ~ U(0.5, 1)"
+    again, _ = layer(faces, training=True)
+    assert (keras.ops.convert_to_numpy(again) != pasted).any(), "and draws afresh at every step"
     unchanged, ones = (keras.ops.convert_to_numpy(value) for value in layer(faces, training=False))
     np.testing.assert_array_equal(unchanged, faces)
     np.testing.assert_array_equal(ones, 1.0)

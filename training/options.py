@@ -21,6 +21,7 @@ LIMITS: tuple[tuple[str, Callable[[float], bool], str], ...] = (
     ("class_weight_power", lambda value: value >= 0, "0 or more"),
     ("time_budget", lambda value: value >= 0, "0 or more"),
     ("mixup", lambda value: value >= 0, "0 or more"),
+    ("cutmix", lambda value: value >= 0, "0 or more"),
     ("dropout", lambda value: 0 <= value < 1, "at least 0 and less than 1"),
     ("label_smoothing", lambda value: 0 <= value < 1, "at least 0 and less than 1"),
     ("distill_weight", lambda value: 0 <= value <= 1, "from 0 to 1"),

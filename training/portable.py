@@ -16,7 +16,7 @@ same networks (``training.model``) and the same FER2013 Training faces, and move
 - with ``--teacher`` (repeatable), distillation: the teachers label the very augmented faces the network sees
   ("consistent" teaching, Beyer et al. 2022), which only a GPU affords for long schedules;
 - with ``--mixup ALPHA``, mixup: faces blended in pairs, their labels alike, and the teachers label the blended
-  faces;
+  faces; ``--cutmix ALPHA`` pastes a box of one face into the other instead (CutMix), labels mixed by area;
 - with ``--init-from``, a trained network to start from; a wider one of the same architecture is pruned to
   ``--width`` first (``training.prune``).
 
@@ -101,6 +101,8 @@ class PortableConfig:
     teacher_flip_average: bool = False  # each teacher averages its output with that of the mirrored face
     # > 0: mixup, each face blended with another by a weight drawn from Beta(mixup, mixup); 0: off
     mixup: float = 0.0
+    # > 0: CutMix, a box of another face pasted over 1 − w of each face, w drawn as mixup's; 0: off
+    cutmix: float = 0.0
     # Start from this model's weights; a wider one of the same architecture is pruned to ``width`` first.
     init_from: str | None = None
 
@@ -109,6 +111,8 @@ class PortableConfig:
         for name, allowed in (("optimizer", OPTIMIZERS), ("upscale", UPSCALING)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} = {getattr(self, name)!r}: expected one of {', '.join(allowed)}")
+        if self.mixup and self.cutmix:
+            raise ValueError(f"mixup = {self.mixup!r} and cutmix = {self.cutmix!r}: expected at most one of the two")
 
     def recipe(self) -> dict:
         """What determines the trained weights: a finished run in the same folder must match it to be reused."""
@@ -122,7 +126,7 @@ class PortableConfig:
         else:  # runs recorded before distillation existed still match
             fields.pop("distill_weight")
             fields.pop("distill_temperature")
-        for recent in ("teacher_flip_average", "mixup"):
+        for recent in ("teacher_flip_average", "mixup", "cutmix"):
             if not fields[recent]:  # left out when off, so that runs recorded before the option existed still match
                 fields.pop(recent)
         if self.upscale == "bilinear":  # as all runs recorded before LapSRN ran here
@@ -223,13 +227,39 @@ class Mixup(keras.layers.Layer):
         count = ops.shape(faces)[0]
         if not training:
             return faces, ops.ones((count, 1))
-        picks = keras.random.randint((count, 1), 0, self.BANK_SIZE, seed=self.generator)
-        weight = ops.take(ops.convert_to_tensor(self.bank), picks)
+        weight = self.draw_weights(count)
         per_pixel = ops.reshape(weight, (-1, 1, 1, 1))
         return per_pixel * faces + (1 - per_pixel) * ops.roll(faces, 1, axis=0), weight
 
+    def draw_weights(self, count):
+        picks = keras.random.randint((count, 1), 0, self.BANK_SIZE, seed=self.generator)
+        return ops.take(ops.convert_to_tensor(self.bank), picks)
+
     def compute_output_shape(self, input_shape):
         return input_shape, (input_shape[0], 1)
+
+
+class Cutmix(Mixup):
+    """CutMix (Yun et al. 2019): each face with a square box of the next one in the (shuffled) batch pasted over
+    it. The box covers about 1 − w of the face, w drawn as Mixup's (at least half, so the face's own label
+    dominates), at a place drawn uniformly among those where it fits whole. Returns the faces and the share of
+    each face's pixels that are still its own, which the loss applies to the labels as Mixup's weight; teachers
+    label the pasted faces themselves."""
+
+    def call(self, faces, training=False):
+        count = ops.shape(faces)[0]
+        if not training:
+            return faces, ops.ones((count, 1))
+        size = faces.shape[1]
+        side = ops.sqrt(1 - self.draw_weights(count)) * size  # (count, 1) pixels
+        corner = keras.random.uniform((count, 2), seed=self.generator) * (size - side)  # top, left
+        pixels = ops.arange(size, dtype="float32")[None, :]
+        rows = ops.logical_and(pixels >= corner[:, :1], pixels < corner[:, :1] + side)  # (count, size)
+        columns = ops.logical_and(pixels >= corner[:, 1:], pixels < corner[:, 1:] + side)
+        box = ops.cast(ops.logical_and(rows[:, :, None], columns[:, None, :]), "float32")[..., None]
+        pasted = box * ops.roll(faces, 1, axis=0) + (1 - box) * faces
+        # The share counted in whole pixels, so the labels match what the network and the teachers see.
+        return pasted, 1 - ops.mean(box, axis=(1, 2))
 
 
 class Teachers(keras.layers.Layer):
@@ -247,15 +277,16 @@ class Teachers(keras.layers.Layer):
 
 
 def training_model(classifier: keras.Model, seed: int, teachers: list[keras.Model] = (),
-                   face_size: int = FER_SIZE, mixup: float = 0.0, mixed_upscaling: bool = False) -> keras.Model:
+                   face_size: int = FER_SIZE, mixup: float = 0.0, mixed_upscaling: bool = False,
+                   cutmix: float = 0.0) -> keras.Model:
     """uint8 faces → [0, 1] → bilinear resizing to the classifier's input (when the faces are smaller) →
-    augmentation → optionally mixup → the classifier (96×96 input, as exported).
+    augmentation → optionally mixup or CutMix → the classifier (96×96 input, as exported).
 
     With ``mixed_upscaling`` it takes two inputs, the upscaled faces and the 48×48 originals, and each face goes on
     as one of the two, the originals resized bilinearly (``PickUpscaling``).
 
     The output is the classifier's probabilities, then with teachers the teachers' on the same faces, then with
-    mixup each face's mixing weight (``training_loss`` splits them)."""
+    mixup or CutMix each face's mixing weight (``training_loss`` splits them)."""
     size = classifier.input_shape[1]
 
     def to_input_size(faces):
@@ -269,12 +300,13 @@ def training_model(classifier: keras.Model, seed: int, teachers: list[keras.Mode
         x = PickUpscaling(seed=seed + 6)([x, to_input_size(originals)])
         faces = [faces, originals]
     x = augmenter(seed)(x)
-    if mixup:
-        x, mixing_weight = Mixup(mixup, seed=seed + 5)(x)
+    mixing = Mixup(mixup, seed=seed + 5) if mixup else Cutmix(cutmix, seed=seed + 5) if cutmix else None
+    if mixing:
+        x, mixing_weight = mixing(x)
     outputs = [classifier(x)]
     if teachers:
         outputs.append(Teachers(list(teachers))(x))
-    if mixup:
+    if mixing:
         outputs.append(mixing_weight)
     joined = layers.Concatenate(dtype="float32")(outputs) if len(outputs) > 1 else outputs[0]
     return keras.Model(faces, joined, name="portable_training")
@@ -282,13 +314,13 @@ def training_model(classifier: keras.Model, seed: int, teachers: list[keras.Mode
 
 def training_loss(config: PortableConfig):
     """Cross-entropy of the student's probabilities (label smoothing as configured) against its targets: the
-    labels, blended as the faces were when mixup is on, then mixed with the softened teachers' when there are
+    labels, blended as the faces were when mixup or CutMix is on, then mixed with the softened teachers' when there are
     teachers. Reads ``training_model``'s outputs."""
     classes = len(EMOTIONS)
 
     def loss(labels, outputs):
         student = outputs[:, :classes]
-        if config.mixup:
+        if config.mixup or config.cutmix:
             weight = outputs[:, -1:]
             labels = weight * labels + (1 - weight) * ops.roll(labels, 1, axis=0)
         if config.teachers:
@@ -491,7 +523,7 @@ def train(config: PortableConfig) -> Path:
         start_from(classifier, config.init_from)
     teachers = load_teachers(config.teachers, classifier.input_shape[1], config.teacher_flip_average)
     model = training_model(classifier, config.seed, teachers, face_size=network_input.shape[1], mixup=config.mixup,
-                           mixed_upscaling=mixed_upscaling)
+                           mixed_upscaling=mixed_upscaling, cutmix=config.cutmix)
     model.compile(optimizer=_optimizer(config), loss=training_loss(config),
                   metrics=[keras.metrics.MeanMetricWrapper(student_accuracy, name="accuracy")])
     # XLA compiles the whole step well for a GPU; on a CPU its convolution gradients run several times slower
