@@ -13,10 +13,7 @@ from training.files import sha256_file
 from training.labels import EMOTIONS
 
 MODEL_DIR = REPO / "converted_model"
-# Issue 12 asks for 68.5%, and, where that cannot be had inside its 5-ms budget, for the best network that can: the
-# shipped width-11 student scores 67.90% (README, "How the shipped model was made"). A model under this floor
-# would be a regression from it.
-REQUIRED_ACCURACY = 0.675
+REQUIRED_ACCURACY = 0.685  # issue 12's target; the shipped width-16 student, distilled on a GPU, scores 69.07%
 REQUIRED_MACRO_F1 = 0.65
 
 
