@@ -33,18 +33,16 @@ class Job:
     latency_runs: int
     frames: int  # end-to-end frames timed (0: none)
 
-    def payload(self, face_size: int, warmup: int) -> dict:
-        faces_file = "faces_ours.u8" if self.model == "ours" else "faces48.u8"
+    def payload(self, warmup: int) -> dict:
         return {
             "model": self.model, "backend": self.backend, "modelUrl": "/model/",
-            "faces": {"url": f"/data/{faces_file}", "size": face_size, "predict": self.predict},
+            "faces": {"url": "/data/faces48.u8", "size": 48, "predict": self.predict},
             "endToEnd": {"url": "/data/frame.png", "warmup": max(1, min(warmup, 2)), "runs": self.frames}
             if self.frames else None,
         }
 
 
-def run_jobs(jobs: list[Job], model_dir: Path, data_dir: Path, our_size: int,
-             warmup: int = 3) -> tuple[list[dict], str]:
+def run_jobs(jobs: list[Job], model_dir: Path, data_dir: Path, warmup: int = 3) -> tuple[list[dict], str]:
     """Each job's result (or {"error": …} when, e.g., a backend is unavailable) and the Chromium version."""
     from playwright.sync_api import sync_playwright
 
@@ -58,8 +56,7 @@ def run_jobs(jobs: list[Job], model_dir: Path, data_dir: Path, our_size: int,
             for job in jobs:
                 log.info("browser: %s on %s", job.model, job.backend)
                 page = JobPage(browser, job)
-                size = our_size if job.model == "ours" else 48
-                result = page.call("run", job.payload(size, warmup), goto=f"{base}/bench/web/page.html")
+                result = page.call("run", job.payload(warmup), goto=f"{base}/bench/web/page.html")
                 if job.latency_runs and "error" not in result:
                     timed[len(results)] = page
                 else:

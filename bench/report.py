@@ -5,16 +5,20 @@ from __future__ import annotations
 import numpy as np
 
 from bench.peers import Model, to_fer_order
-from training.evaluate import classification_metrics
+from training.data import FaceSet
+from training.evaluate import label_set_metrics
 from training.labels import EMOTIONS
 
 
-def accuracy(result: dict, labels: np.ndarray) -> tuple[dict, np.ndarray]:
-    """Metrics of one model's probabilities on the faces, and its predictions (N, 7) in FER2013 order."""
+def accuracy(result: dict, labels: np.ndarray, votes: np.ndarray | None = None) -> tuple[dict, np.ndarray]:
+    """Metrics of one model's probabilities on the faces (FER2013 labels at the top level, and under
+    ``label_sets`` FER+ majority labels too where there are votes), and its scores (N, 7) in FER2013 order."""
     scores = to_fer_order(np.asarray(result["probabilities"]), result["labels"])
     if len(scores) != len(labels):
         raise ValueError(f"{result['model']}: {len(scores)} predictions for {len(labels)} faces")
-    return classification_metrics(labels, scores.argmax(axis=1)), scores
+    faces = FaceSet(np.zeros((len(labels), 0, 0), np.uint8), labels, votes=votes)
+    label_sets = label_set_metrics(faces, scores)
+    return {**label_sets["fer2013"], "label_sets": label_sets}, scores
 
 
 def speed(result: dict) -> dict:
@@ -62,26 +66,32 @@ def _megabytes(count: int) -> str:
 def markdown(report: dict) -> str:
     data, hardware, primary = report["data"], report["hardware"], report["primary_backend"]
     lines = [
-        f"### Emotion models side by side — FER2013 {data['split']}, {data['faces']} faces",
+        f"### Emotion models side by side — FER2013 {data['split']} ({data['csv'].rsplit('/', 1)[-1]}), "
+        f"{data['faces']} faces",
         "",
         f"{report['date']} · {hardware['cpu']} ({hardware['cores']} cores, load {hardware['load_average']}) · "
         f"Chromium {report['chromium']} headless, --disable-gpu · TF.js {report['tfjs']}",
         "",
+        "Accuracy and macro-F1 against FER2013's labels; FER+ against the FER+ crowd's majority labels (faces "
+        "without a majority left out). "
         f"Latency: one face, batch 1, median. End to end: detect + classify one 640×480 frame, median. Browser models "
         f"on the TF.js **{primary}** backend; fer in Python. (×ours): latency ÷ ours (above 1: slower), "
         "fps ÷ ours (above 1: faster).",
         "",
-        "| Model | Runtime | Accuracy | Macro-F1 | Classifier weights | Per-face latency, ms (×ours) "
-        "| End-to-end fps (×ours) | Faces found in frame | Pipeline files (with detector) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| Model | Runtime | Accuracy | Macro-F1 | FER+ accuracy | FER+ macro-F1 | Classifier weights "
+        "| Per-face latency, ms (×ours) | End-to-end fps (×ours) | Faces found in frame "
+        "| Pipeline files (with detector) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for entry in report["models"].values():
         metrics = entry.get("accuracy") or {}
+        ferplus = metrics.get("label_sets", {}).get("ferplus", {})
         figures = entry["speed"].get(primary) or entry["speed"].get("python") or {}
         runtime = f"TF.js {primary}" if entry["runtime"] == "browser" else "Python (TF CPU)"
         lines.append(
             f"| {entry['title']} | {runtime} | {metrics.get('accuracy', float('nan')):.3f} "
-            f"| {metrics.get('macro_f1', float('nan')):.3f} | {_megabytes(entry['classifier_bytes'])} "
+            f"| {metrics.get('macro_f1', float('nan')):.3f} | {ferplus.get('accuracy', float('nan')):.3f} "
+            f"| {ferplus.get('macro_f1', float('nan')):.3f} | {_megabytes(entry['classifier_bytes'])} "
             f"| {_ratio(figures.get('latency_ms'), figures.get('latency_vs_ours'), 2)} "
             f"| {_ratio(figures.get('fps'), figures.get('fps_vs_ours'), 1)} | {figures.get('faces_in_frame', '—')} "
             f"| {_megabytes(entry['pipeline_bytes'])} |")

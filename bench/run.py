@@ -3,7 +3,8 @@
 
     python bench/run.py --faces 50 --out bench/results          # all of PublicTest without --faces
 
-Run with the project's venv (.venv: TensorFlow for LapSRN, Playwright, training/; scripts/test.sh makes it). fer runs
+Every model gets the same raw 48×48 faces; ours resizes and normalises them as the page does (classifier.js, from
+metadata.json). Run with the project's venv (.venv: Playwright, training/; scripts/test.sh makes it). fer runs
 in its own venv .venv-bench (bench/requirements.txt; --fer-python, env BENCH_PYTHON); without it fer is left out,
 with a note.
 """
@@ -37,13 +38,10 @@ DEFAULT_FER_PYTHON = str(REPO / ".venv-bench" / "bin" / "python")
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=os.environ.get("FER2013_CSV", REPO.parent / "shared" / "data"
-                                                                  / "fer2013" / "fer2013.csv.gz"))
+                                                                  / "fer2013" / "fer2013_raw.csv.gz"))
     parser.add_argument("--split", default="PublicTest")
     parser.add_argument("--faces", type=int, default=None, help="first N faces of the split (default: all)")
     parser.add_argument("--model-dir", type=Path, default=REPO / "converted_model")
-    parser.add_argument("--lapsrn", type=Path, default=os.environ.get("LAPSRN_MODEL", REPO.parent / "shared"
-                                                                    / "models" / "LapSRN_x2.pb"))
-    parser.add_argument("--cache-dir", type=Path, default=REPO / ".cache", help="LapSRN cache (shared with training)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     parser.add_argument("--backends", default=",".join(BACKENDS), help="TF.js backends to time, comma-separated")
     parser.add_argument("--accuracy-backend", default="wasm", help="backend that classifies every face")
@@ -100,7 +98,6 @@ def tfjs_version() -> str:
 
 
 def benchmark(args: argparse.Namespace) -> dict:
-    metadata = json.loads((args.model_dir / "metadata.json").read_text())
     faces = inputs.load_faces(args.data, args.split, args.faces)
     log.info("%d faces of %s", len(faces.labels), args.split)
     site_packages = fer_site_packages(args.fer_python)
@@ -109,11 +106,10 @@ def benchmark(args: argparse.Namespace) -> dict:
     entries = {model.name: report.model_entry(model) for model in models}
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
         data_dir = Path(folder)
-        ours = inputs.our_inputs(faces.images, metadata, args.lapsrn, args.cache_dir)
-        inputs.write_inputs(data_dir, faces, ours, inputs.test_frame())
+        inputs.write_inputs(data_dir, faces, inputs.test_frame())
         jobs = [Job(m.name, backend, backend == args.accuracy_backend, args.latency_runs, args.frames)
                 for m in models if m.runtime == "browser" for backend in args.backends]
-        results, chromium = run_jobs(jobs, args.model_dir, data_dir, int(metadata["input"]["height"]), args.warmup)
+        results, chromium = run_jobs(jobs, args.model_dir, data_dir, args.warmup)
         results += [run_fer(args, m, data_dir) for m in models if m.runtime == "python"]
     for result in results:
         entry = entries[result["model"]]
@@ -121,7 +117,7 @@ def benchmark(args: argparse.Namespace) -> dict:
             entry["errors"][result["backend"]] = str(result["error"])
             continue
         if "probabilities" in result:
-            entry["accuracy"], scores = report.accuracy(result, faces.labels)
+            entry["accuracy"], scores = report.accuracy(result, faces.labels, faces.votes)
             entry["predictions"] = scores.argmax(axis=1).tolist()  # per face, FER2013 indices: for agreement checks
             entry["labels"] = result["labels"]
         entry["speed"][result["backend"]] = report.speed(result)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from training.ferplus import VOTE_COLUMNS
 from training.files import atomic_write
 from training.labels import EMOTIONS, FER_SIZE, FOLDER_ALIASES, KNOWN_UNPREDICTED
 
@@ -49,6 +50,8 @@ class FaceSet:
     images: np.ndarray  # (N, 48, 48) uint8
     labels: np.ndarray  # (N,) int64, indices into EMOTIONS
     skipped: list[str] = field(default_factory=list)  # one message per bad row dropped with skip_bad
+    # (N, 10) FER+ crowd votes in training.ferplus.VOTE_COLUMNS order, where the source has them
+    votes: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -56,19 +59,25 @@ class FaceSet:
     def class_counts(self) -> list[int]:
         return np.bincount(self.labels, minlength=len(EMOTIONS)).tolist()
 
+    def subset(self, rows: np.ndarray | slice) -> FaceSet:
+        """The faces at ``rows`` (a mask, indices or a slice), with their votes."""
+        votes = None if self.votes is None else self.votes[rows]
+        return FaceSet(self.images[rows], self.labels[rows], self.skipped, votes)
+
     def filter_classes(self, keep: set[int]) -> FaceSet:
-        mask = np.isin(self.labels, sorted(keep))
-        return FaceSet(self.images[mask], self.labels[mask], self.skipped)
+        return self.subset(np.isin(self.labels, sorted(keep)))
 
     @staticmethod
     def concat(parts: list[FaceSet]) -> FaceSet:
         parts = [p for p in parts if len(p)]
         if not parts:
             return FaceSet(np.zeros((0, FER_SIZE, FER_SIZE), np.uint8), np.zeros((0,), np.int64))
+        with_votes = all(p.votes is not None for p in parts)
         return FaceSet(
             np.concatenate([p.images for p in parts]),
             np.concatenate([p.labels for p in parts]),
             [msg for p in parts for msg in p.skipped],
+            np.concatenate([p.votes for p in parts]) if with_votes else None,
         )
 
 
@@ -99,6 +108,8 @@ def save_packed(splits: dict[str, FaceSet], path: str | Path, extra: dict[str, n
         arrays = {f"{EXTRA_PREFIX}{name}": array for name, array in (extra or {}).items()}
         for name, faces in splits.items():
             arrays[f"{name}.images"], arrays[f"{name}.labels"] = faces.images, faces.labels.astype(np.uint8)
+            if faces.votes is not None:
+                arrays[f"{name}.votes"] = faces.votes.astype(np.uint8)
         with lzma.open(temporary, "wb", filters=PACKED_FILTERS) as handle:
             np.savez(handle, **arrays)
 
@@ -123,7 +134,11 @@ def read_packed(path: str | Path) -> tuple[dict[str, FaceSet], dict[str, np.ndar
         images, labels = arrays[key], arrays.get(f"{name}.labels")
         if labels is None or images.shape[1:] != (FER_SIZE, FER_SIZE) or len(labels) != len(images):
             raise DataError(f"{path}: split {name!r} is not {FER_SIZE}×{FER_SIZE} faces with one label each")
-        splits[name] = FaceSet(images.astype(np.uint8), labels.astype(np.int64))
+        votes = arrays.get(f"{name}.votes")
+        if votes is not None and votes.shape != (len(images), len(VOTE_COLUMNS)):
+            raise DataError(f"{path}: split {name!r} has votes of shape {votes.shape}, expected "
+                            f"({len(images)}, {len(VOTE_COLUMNS)})")
+        splits[name] = FaceSet(images.astype(np.uint8), labels.astype(np.int64), votes=votes)
     if not splits:
         raise DataError(f"{path}: holds no split (expected NAME.images and NAME.labels arrays)")
     return splits, extra
@@ -143,11 +158,13 @@ def class_weights(labels: np.ndarray, power: float) -> np.ndarray:
 
 
 def load_fer_csv(path: str | Path, skip_bad: bool = False) -> dict[str, FaceSet]:
-    """FER2013 in Kaggle's ``emotion,pixels,Usage`` format, split by ``Usage`` (``All`` when the column is absent)."""
+    """FER2013 in Kaggle's ``emotion,pixels,Usage`` format, split by ``Usage`` (``All`` when the column is absent).
+    When the header also names FER+'s ten vote columns (``fer2013_raw.csv.gz``), each face keeps its votes."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     images: dict[str, list[np.ndarray]] = {}
     labels: dict[str, list[int]] = {}
+    votes: dict[str, list[list[int]]] = {}
     skipped: list[str] = []
     try:
         with opener(path, "rt", newline="", encoding="utf-8") as handle:
@@ -160,9 +177,11 @@ def load_fer_csv(path: str | Path, skip_bad: bool = False) -> dict[str, FaceSet]
                     f"and found {columns or 'no header'}"
                 )
             reader.fieldnames = columns
+            has_votes = all(column in columns for column in VOTE_COLUMNS)
             for line_number, row in enumerate(reader, start=2):
                 try:
                     label, pixels = _parse_fer_row(row)
+                    face_votes = _parse_votes(row) if has_votes else None
                 except DataError as problem:
                     message = f"{path}, line {line_number}: {problem}"
                     if not skip_bad:
@@ -172,6 +191,8 @@ def load_fer_csv(path: str | Path, skip_bad: bool = False) -> dict[str, FaceSet]
                 split = (row.get("Usage") or "All").strip() or "All"
                 images.setdefault(split, []).append(pixels)
                 labels.setdefault(split, []).append(label)
+                if face_votes is not None:
+                    votes.setdefault(split, []).append(face_votes)
     except (OSError, EOFError, UnicodeDecodeError, csv.Error) as problem:
         raise DataError(f"{path}: cannot be read as a FER2013 CSV{' (gzip)' if opener is gzip.open else ''}: "
                         f"{problem}") from problem
@@ -179,9 +200,20 @@ def load_fer_csv(path: str | Path, skip_bad: bool = False) -> dict[str, FaceSet]
         raise DataError(f"{path}: no usable faces (expected rows of 'emotion,pixels,Usage')")
     _warn_skipped(path, skipped)
     return {
-        split: FaceSet(np.stack(images[split]), np.asarray(labels[split], np.int64), skipped)
+        split: FaceSet(np.stack(images[split]), np.asarray(labels[split], np.int64), skipped,
+                       np.asarray(votes[split], np.uint8) if split in votes else None)
         for split in labels
     }
+
+
+def _parse_votes(row: dict[str, str]) -> list[int]:
+    counts = []
+    for column in VOTE_COLUMNS:
+        text = (row.get(column) or "").strip()
+        if not text.isdigit() or int(text) > 255:
+            raise DataError(f"field {column!r} is {text!r}, expected a FER+ vote count (an integer 0–10)")
+        counts.append(int(text))
+    return counts
 
 
 def _parse_fer_row(row: dict[str, str]) -> tuple[int, np.ndarray]:
@@ -316,7 +348,7 @@ def pick_split(splits: dict[str, FaceSet], name: str, source: str | Path) -> Fac
         if key.lower() == base.lower():
             if part is None:
                 return faces
-            picked = FaceSet(faces.images[part], faces.labels[part], faces.skipped)
+            picked = faces.subset(part)
             if not len(picked):
                 raise DataError(f"{source}: split {name!r} selects none of the {len(faces)} faces of {key}")
             return picked

@@ -13,9 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from training.data import class_weights, load_dataset, pick_split
+from emotion_detector.geometry import Box
+from training.calibration import expected_calibration_error, with_temperature
+from training.data import FaceSet, class_weights, load_dataset, pick_split
+from training.ferplus import NO_LABEL, majority_labels
 from training.files import atomic_write, atomic_write_json
 from training.labels import EMOTIONS, FER_SIZE
+from training.preprocessing import PHOTOMETRIC, PIXEL_OFFSET, PIXEL_SCALE, photometric_steps
 
 log = logging.getLogger(__name__)
 
@@ -46,28 +50,39 @@ def classification_metrics(true: np.ndarray, predicted: np.ndarray) -> dict:
     }
 
 
-UPSCALERS = ("lapsrn", "bilinear")
+UPSCALERS = ("bilinear", "lapsrn")
 
 
-def predict_probabilities(model, faces_48: np.ndarray, lapsrn: str | None, cache_dir: str,
-                          upscale: str = "lapsrn") -> np.ndarray:
-    """The model's probabilities for 48×48 uint8 faces, prepared as in training (LapSRN when the input is 96), or
-    with ``upscale="bilinear"`` resized the way the page resizes a camera crop."""
-    from training.train import make_eval_dataset, prepare_images
+def model_faces(faces_48: np.ndarray, input_size: int, upscale: str, lapsrn: str | None, cache_dir: str,
+                photometric: list[dict]) -> np.ndarray:
+    """(N, size, size, 1) grey levels a network sees for 48×48 uint8 faces: ``bilinear`` resizes each face as the
+    page resizes a crop (emotion_detector.sampling, the Python twin of its cropAndResize), ``lapsrn`` upscales it
+    with LapSRN ×2 as older networks were trained; then the declared photometric steps."""
+    from emotion_detector.photometric import apply_steps
+    from emotion_detector.sampling import sample_region
+    from training.superres import lapsrn_path, upscale_cached
 
-    input_size = int(model.input_shape[1])
     if input_size not in (FER_SIZE, 2 * FER_SIZE):
         raise ValueError(f"model input is {input_size}×{input_size}; expected {FER_SIZE} or {2 * FER_SIZE}")
     if upscale not in UPSCALERS:
         raise ValueError(f"upscale {upscale!r}: expected one of {', '.join(UPSCALERS)}")
-    if upscale == "bilinear" and input_size != FER_SIZE:
-        import tensorflow as tf
+    if input_size == FER_SIZE:
+        levels = faces_48.astype(np.float32)
+    elif upscale == "lapsrn":
+        levels = upscale_cached(faces_48, lapsrn_path(lapsrn), cache_dir).astype(np.float32)
+    else:  # the faces as channels of one image: one call resizes them all alike
+        whole = Box(0.0, 0.0, float(FER_SIZE), float(FER_SIZE))
+        stacked = sample_region(np.moveaxis(faces_48, 0, -1), whole, input_size, input_size)
+        levels = np.moveaxis(stacked, -1, 0)
+    return apply_steps(levels, photometric)[..., None]
 
-        resized = tf.image.resize(faces_48[..., None].astype(np.float32), (input_size, input_size), "bilinear")
-        images = np.clip(np.rint(resized.numpy()[..., 0]), 0, 255).astype(np.uint8)
-    else:
-        images = prepare_images(faces_48, input_size == 2 * FER_SIZE, lapsrn, cache_dir)
-    return model.predict(make_eval_dataset(images), verbose=0)
+
+def predict_probabilities(model, faces_48: np.ndarray, lapsrn: str | None, cache_dir: str, upscale: str = "bilinear",
+                          photometric: list[dict] = (), batch_size: int = 256) -> np.ndarray:
+    """The model's probabilities (uncalibrated) for 48×48 uint8 faces, prepared by ``model_faces``."""
+    levels = model_faces(faces_48, int(model.input_shape[1]), upscale, lapsrn, cache_dir, list(photometric))
+    return model.predict(levels * np.float32(PIXEL_SCALE) + np.float32(PIXEL_OFFSET), batch_size=batch_size,
+                         verbose=0)
 
 
 def undo_class_weights(probabilities: np.ndarray, training_labels: np.ndarray, power: float) -> np.ndarray:
@@ -110,11 +125,45 @@ def format_report(metrics: dict) -> str:
     return "\n".join(lines)
 
 
+def label_set_metrics(faces: FaceSet, probabilities: np.ndarray) -> dict[str, dict]:
+    """``classification_metrics`` and the calibration error against FER2013's labels and, where the faces carry
+    FER+ votes, against FER+ majority labels (faces without a majority of our classes left out)."""
+    label_sets = {"fer2013": (faces.labels, np.ones(len(faces), bool))}
+    if faces.votes is not None:
+        majority = majority_labels(faces.votes)
+        label_sets["ferplus"] = (majority, majority != NO_LABEL)
+    results = {}
+    for name, (labels, kept) in label_sets.items():
+        results[name] = {**classification_metrics(labels[kept], probabilities[kept].argmax(axis=1)),
+                         "ece": round(expected_calibration_error(probabilities[kept], labels[kept]), 4)}
+    return results
+
+
+def model_records(model_path: str | Path) -> dict:
+    """How a network expects its faces, from the records beside it: an exported folder's metadata.json, or a
+    training run's run.json. Empty when there are none."""
+    folder = Path(model_path).parent
+    for name in ("metadata.json", "run.json"):
+        try:
+            record = json.loads((folder / name).read_text())
+        except (OSError, ValueError):
+            continue
+        if name == "metadata.json":
+            return {"photometric": record["preprocessing"].get("photometric", []),
+                    "temperature": record.get("output", {}).get("temperature", 1.0)}
+        return {"photometric": photometric_steps(record["config"].get("photometric", "none")), "temperature": 1.0}
+    return {}
+
+
 def evaluate(model_paths: list[str], data: str, split: str, out_dir: str, lapsrn: str | None, cache_dir: str,
-             skip_bad: bool = False, flip_average: bool = False, upscale: str = "lapsrn",
+             skip_bad: bool = False, flip_average: bool = False, upscale: str = "bilinear",
+             photometric: str | None = None, temperature: float | None = None,
              undo_class_weight_power: float | None = None) -> dict:
-    """Metrics of one model, or of several whose probabilities are averaged (an ensemble), on one split; with
-    ``undo_class_weight_power``, after undoing the class weights of a network trained with that power."""
+    """Metrics of one model, or of several whose probabilities are averaged (an ensemble), on one split, against
+    each label set the data has. Each network gets its faces as its records say (``model_records``) unless
+    ``photometric`` names steps for all; probabilities are calibrated by the recorded temperature unless
+    ``temperature`` is given. With ``undo_class_weight_power``, after undoing the class weights of a network
+    trained with that power."""
     import keras
 
     from training.model import inference_model
@@ -122,25 +171,35 @@ def evaluate(model_paths: list[str], data: str, split: str, out_dir: str, lapsrn
     dataset = load_dataset(data, skip_bad=skip_bad)
     faces = pick_split(dataset, split, data)
     probabilities = np.zeros((len(faces.labels), len(EMOTIONS)), np.float64)
+    temperatures = []
     for model_path in model_paths:
+        records = model_records(model_path)
+        steps = photometric_steps(photometric) if photometric is not None else records.get("photometric", [])
+        temperatures.append(temperature if temperature is not None else records.get("temperature", 1.0))
         model = inference_model(keras.models.load_model(model_path, compile=False), flip_average=flip_average)
-        probabilities += predict_probabilities(model, faces.images, lapsrn, cache_dir, upscale)
+        probabilities += predict_probabilities(model, faces.images, lapsrn, cache_dir, upscale, steps)
     probabilities /= len(model_paths)
     if undo_class_weight_power is not None:
         training_labels = pick_split(dataset, "Training", data).labels
         probabilities = undo_class_weights(probabilities, training_labels, undo_class_weight_power)
-    metrics = classification_metrics(faces.labels, probabilities.argmax(axis=1))
+    probabilities = with_temperature(probabilities, float(np.mean(temperatures)))
+    label_sets = label_set_metrics(faces, probabilities)
+    metrics = {**label_sets["fer2013"], "label_sets": label_sets}
     title = Path(model_paths[0]).name if len(model_paths) == 1 else f"ensemble of {len(model_paths)}"
     metrics.update(model=[str(path) for path in model_paths], data=str(data), split=split, flip_average=flip_average,
-                   upscale=upscale, undo_class_weights=undo_class_weight_power)
+                   upscale=upscale, photometric=photometric, temperature=float(np.mean(temperatures)),
+                   undo_class_weights=undo_class_weight_power)
     out = Path(out_dir)
-    name = split if upscale == "lapsrn" else f"{split}_{upscale}"
+    name = split if upscale == "bilinear" else f"{split}_{upscale}"
+    if photometric is not None:
+        name += f"_{photometric}"
     if undo_class_weight_power is not None:
         name += f"_unweighted{undo_class_weight_power:g}"
     atomic_write_json(out / f"metrics_{name}.json", metrics)
     undone = "" if undo_class_weight_power is None else f", class weights ^{undo_class_weight_power:g} undone"
     save_confusion_png(metrics, out / f"confusion_{name}.png", f"{title} on {split} ({upscale}{undone})")
-    log.info("%s on %s/%s:\n%s", title, Path(data).name, split, format_report(metrics))
+    for label_set, result in label_sets.items():
+        log.info("%s on %s/%s, %s labels:\n%s", title, Path(data).name, split, label_set, format_report(result))
     log.info("wrote %s and %s", out / f"metrics_{name}.json", out / f"confusion_{name}.png")
     return metrics
 
@@ -156,8 +215,14 @@ def add_parser(commands, add_data_options) -> None:
     parser.add_argument("--out", default=None,
                         help="output folder (default: the checkpoint's folder; required for an ensemble)")
     parser.add_argument("--flip-average", action="store_true", help="average with the mirrored face, as exported")
-    parser.add_argument("--upscale", choices=UPSCALERS, default="lapsrn",
-                        help="how 48×48 faces reach a 96×96 model: LapSRN as in training, or bilinear as in the page")
+    parser.add_argument("--upscale", choices=UPSCALERS, default="bilinear",
+                        help="how 48×48 faces reach a 96×96 model: bilinear as the page resizes a crop, or LapSRN "
+                             "×2 as older networks were trained")
+    parser.add_argument("--photometric", choices=sorted(PHOTOMETRIC), default=None,
+                        help="photometric steps for every model (default: each model's own, from the metadata.json "
+                             "or run.json beside it)")
+    parser.add_argument("--temperature", type=float, default=None,
+                        help="calibration temperature (default: the recorded one, or 1)")
     parser.add_argument("--undo-class-weights", type=float, default=None, metavar="POWER",
                         help="divide the probabilities by the class weights of a model trained with "
                              "--class-weight-power POWER (counted on the Training split), and renormalise")
@@ -175,7 +240,10 @@ def _run(args: argparse.Namespace) -> int:
                          "--class-weight-power")
     out = args.out or str(Path(args.model[0]).parent)
     metrics = evaluate(args.model, args.data, args.split, out, args.lapsrn, args.cache_dir, args.skip_bad,
-                       args.flip_average, args.upscale, args.undo_class_weights)
-    print(json.dumps({k: metrics[k] for k in ("split", "upscale", "undo_class_weights", "faces", "accuracy",
-                                                 "macro_f1")}))
+                       args.flip_average, args.upscale, args.photometric, args.temperature, args.undo_class_weights)
+    summary = {k: metrics[k] for k in ("split", "upscale", "photometric", "temperature", "undo_class_weights", "faces",
+                                        "accuracy", "macro_f1", "ece")}
+    summary["label_sets"] = {name: {k: result[k] for k in ("faces", "accuracy", "macro_f1", "ece")}
+                             for name, result in metrics["label_sets"].items()}
+    print(json.dumps(summary))
     return 0

@@ -25,10 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from training.evaluate import classification_metrics, predict_probabilities
+from training.calibration import ECE_BINS, fit_temperature, with_temperature
+from training.evaluate import label_set_metrics, predict_probabilities
+from training.ferplus import NO_LABEL, majority_labels
 from training.files import atomic_write_json, sha256_file
 from training.labels import EMOTIONS
-from training.preprocessing import preprocessing_spec
+from training.preprocessing import photometric_steps, preprocessing_spec
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +123,14 @@ def export_litert(model_dir: str | Path, quantize_float16: bool = True) -> dict:
     return metadata["litert"]
 
 
+# Faces the calibration temperature is fitted on: the end of Training, which the shipped recipe's last stage leaves
+# out of its training faces (PublicTest stays for the report).
+CALIBRATION_SPLIT = "Training[-3000:]"
+
+
 def export(run_dir: str, data: str, out_dir: str, lapsrn: str | None, cache_dir: str, val_split: str = "PublicTest",
-           flip_average: bool = False, quantize_float16: bool = True) -> dict:
+           flip_average: bool = False, quantize_float16: bool = True,
+           calibration_split: str | None = CALIBRATION_SPLIT) -> dict:
     import keras
     import tensorflow as tf
     import tensorflowjs
@@ -136,11 +144,17 @@ def export(run_dir: str, data: str, out_dir: str, lapsrn: str | None, cache_dir:
     input_size = int(model.input_shape[1])
     training["input_size"] = input_size  # read from the network itself, whichever trainer made it
 
+    photometric = training.get("photometric", "none")
+    steps = photometric_steps(photometric)
+    calibration = calibrate(model, splits, data, calibration_split, steps, lapsrn, cache_dir)
     faces = pick_split(splits, val_split, data)
-    probabilities = predict_probabilities(model, faces.images, lapsrn, cache_dir)
-    metrics = classification_metrics(faces.labels, probabilities.argmax(axis=1))
-    log.info("%s: %s accuracy %.4f, macro-F1 %.4f (float32 Keras)", checkpoint, val_split, metrics["accuracy"],
-             metrics["macro_f1"])
+    probabilities = with_temperature(predict_probabilities(model, faces.images, lapsrn, cache_dir, "bilinear", steps),
+                                     calibration["temperature"])
+    label_sets = label_set_metrics(faces, probabilities)
+    metrics = {**label_sets["fer2013"], "label_sets": label_sets}
+    for name, result in label_sets.items():
+        log.info("%s: %s, %s labels: accuracy %.4f, macro-F1 %.4f, ECE %.4f (float32 Keras, the page's bilinear "
+                 "resize)", checkpoint, val_split, name, result["accuracy"], result["macro_f1"], result["ece"])
 
     out = Path(out_dir)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent if out.parent.exists() else None))
@@ -154,8 +168,9 @@ def export(run_dir: str, data: str, out_dir: str, lapsrn: str | None, cache_dir:
             "name": "emotion-cnn",
             "labels": list(EMOTIONS),
             "input": {"name": "face", "height": input_size, "width": input_size, "channels": 1, "dtype": "float32"},
-            "output": {"name": output_name, "kind": "probabilities", "flip_average": flip_average},
-            "preprocessing": preprocessing_spec(),
+            "output": {"name": output_name, "kind": "probabilities", "flip_average": flip_average,
+                       "temperature": calibration["temperature"]},
+            "preprocessing": preprocessing_spec(photometric, training["faces"]),
             "model": {
                 "format": "tfjs-graph-model", "path": "model.json",
                 "weights_dtype": "float16" if quantize_float16 else "float32",
@@ -164,8 +179,10 @@ def export(run_dir: str, data: str, out_dir: str, lapsrn: str | None, cache_dir:
                 "files": {p.name: sha256_file(p) for p in weight_files},
             },
             "metrics": {
-                "validation": {"split": val_split, "data": Path(data).name, "evaluated_with": "Keras, float32",
-                               **metrics},
+                "validation": {"split": val_split, "data": Path(data).name,
+                               "evaluated_with": "Keras, float32, the page's bilinear resize, calibrated",
+                               "ece_bins": ECE_BINS, **metrics},
+                "calibration": calibration,
             },
             "training": training,
             "software": {"python": platform.python_version(), "tensorflow": tf.__version__,
@@ -184,6 +201,26 @@ def export(run_dir: str, data: str, out_dir: str, lapsrn: str | None, cache_dir:
         shutil.rmtree(staging, ignore_errors=True)
     log.info("exported %s (%d bytes of weights) to %s", checkpoint, metadata["model"]["bytes"], out)
     return metadata
+
+
+def calibrate(model, splits: dict, data: str, split: str | None, steps: list[dict], lapsrn: str | None,
+              cache_dir: str) -> dict:
+    """The temperature that calibrates ``model`` on ``split``'s faces, fitted to their FER+ majority labels where
+    the data has votes (the labels the shipped model is trained towards), else to their FER2013 labels."""
+    from training.data import pick_split
+
+    if not split:
+        return {"temperature": 1.0, "split": None}
+    faces = pick_split(splits, split, data)
+    probabilities = predict_probabilities(model, faces.images, lapsrn, cache_dir, "bilinear", steps)
+    labels, label_set = faces.labels, "fer2013"
+    if faces.votes is not None:
+        labels, label_set = majority_labels(faces.votes), "ferplus"
+        probabilities, labels = probabilities[labels != NO_LABEL], labels[labels != NO_LABEL]
+    temperature = fit_temperature(probabilities, labels)
+    log.info("calibration on %s (%d faces, %s labels): temperature %.3f", split, len(labels), label_set, temperature)
+    return {"temperature": temperature, "split": split, "faces": int(len(labels)), "labels": label_set,
+            "method": "temperature scaling (Guo et al. 2017), negative log-likelihood"}
 
 
 def training_record(run: Path, splits: dict, data: str) -> tuple[Path, dict]:
@@ -237,6 +274,11 @@ def _portable_training(run: Path, record: dict, splits: dict, data: str) -> tupl
         "teachers": config["teachers"],
         "teachers_sha256": record["recipe"].get("teachers_sha256", []),
         "superres": UPSCALING[config["upscale"]] if config["upscale"] != "bilinear" else None,
+        "photometric": config.get("photometric", "none"),
+        "faces": f"FER2013 {config['train_split']} of {Path(data).name}, 48×48 grey; "
+                 f"{UPSCALING[config['upscale']]}; photometric {config.get('photometric', 'none')}",
+        "targets": (f"{1 - config.get('ferplus_weight', 0.0):g} × FER2013 label + "
+                    f"{config.get('ferplus_weight', 0.0):g} × FER+ vote distribution"),
         "train_faces": record["train_faces"],
         "train_class_counts": np.bincount(faces.labels, minlength=len(EMOTIONS)).tolist(),
         "data_sha256": record["data_sha256"],
@@ -273,6 +315,8 @@ def add_parser(commands, add_data_options) -> None:
                              "(training.portable)")
     parser.add_argument("--out", default="converted_model")
     parser.add_argument("--val-split", default="PublicTest", help="split whose metrics go into metadata.json")
+    parser.add_argument("--calibration-split", default=CALIBRATION_SPLIT,
+                        help="faces the calibration temperature is fitted on (held out of training)")
     parser.add_argument("--flip-average", action="store_true", help="average with the mirrored face in the model")
     _add_float32_flag(parser, "keep float32 weights (default: float16, half the download)")
     parser.set_defaults(run=_run)
@@ -302,7 +346,10 @@ def _run(args: argparse.Namespace) -> int:
     if not args.data:
         raise ValueError("no dataset: pass --data PATH/fer2013.csv(.gz) or set $FER2013_CSV")
     metadata = export(args.run_dir, args.data, args.out, args.lapsrn, args.cache_dir, args.val_split,
-                      args.flip_average, args.quantize_float16)
+                      args.flip_average, args.quantize_float16, args.calibration_split)
+    validation = metadata["metrics"]["validation"]
     print(json.dumps({"out": args.out, "bytes": metadata["model"]["bytes"],
-                      "accuracy": metadata["metrics"]["validation"]["accuracy"]}))
+                      "temperature": metadata["output"]["temperature"],
+                      **{name: {k: result[k] for k in ("accuracy", "macro_f1", "ece")}
+                         for name, result in validation["label_sets"].items()}}))
     return 0

@@ -25,6 +25,7 @@ LIMITS: tuple[tuple[str, Callable[[float], bool], str], ...] = (
     ("dropout", lambda value: 0 <= value < 1, "at least 0 and less than 1"),
     ("label_smoothing", lambda value: 0 <= value < 1, "at least 0 and less than 1"),
     ("distill_weight", lambda value: 0 <= value <= 1, "from 0 to 1"),
+    ("ferplus_weight", lambda value: 0 <= value <= 1, "from 0 to 1"),
 )
 
 

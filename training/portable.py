@@ -52,6 +52,7 @@ from training.data import (
     DATA_ENV,
     PACKED_SUFFIX,
     DataError,
+    FaceSet,
     class_weights,
     load_dataset,
     pick_split,
@@ -59,9 +60,11 @@ from training.data import (
     save_packed,
 )
 from training.distill import averaged_probabilities, distillation_targets, load_teachers
+from training.ferplus import vote_distributions
 from training.files import atomic_write, atomic_write_json, remove_partial_writes, sha256_arrays, sha256_file
 from training.labels import EMOTIONS, FER_SIZE
 from training.options import check_ranges
+from training.preprocessing import photometric_steps
 from training.superres import LAPSRN_ENV, SuperResolutionError, lapsrn_path
 
 log = logging.getLogger("training.portable")
@@ -105,6 +108,12 @@ class PortableConfig:
     cutmix: float = 0.0
     # Start from this model's weights; a wider one of the same architecture is pruned to ``width`` first.
     init_from: str | None = None
+    # The targets: (1 − w) × the FER2013 label + w × the FER+ vote distribution (training.ferplus), where the data
+    # has votes; faces no annotator gave one of our classes keep their label.
+    ferplus_weight: float = 0.0
+    # Steps done to every face after augmentation, by name (training.preprocessing.PHOTOMETRIC); exported into
+    # metadata.json, so that the page does the same to every crop.
+    photometric: str = "none"
 
     def __post_init__(self) -> None:
         check_ranges(self)
@@ -113,6 +122,7 @@ class PortableConfig:
                 raise ValueError(f"{name} = {getattr(self, name)!r}: expected one of {', '.join(allowed)}")
         if self.mixup and self.cutmix:
             raise ValueError(f"mixup = {self.mixup!r} and cutmix = {self.cutmix!r}: expected at most one of the two")
+        photometric_steps(self.photometric)
 
     def recipe(self) -> dict:
         """What determines the trained weights: a finished run in the same folder must match it to be reused."""
@@ -126,9 +136,11 @@ class PortableConfig:
         else:  # runs recorded before distillation existed still match
             fields.pop("distill_weight")
             fields.pop("distill_temperature")
-        for recent in ("teacher_flip_average", "mixup", "cutmix"):
+        for recent in ("teacher_flip_average", "mixup", "cutmix", "ferplus_weight"):
             if not fields[recent]:  # left out when off, so that runs recorded before the option existed still match
                 fields.pop(recent)
+        if self.photometric == "none":
+            fields.pop("photometric")
         if self.upscale == "bilinear":  # as all runs recorded before LapSRN ran here
             fields.pop("upscale")
         return fields
@@ -276,11 +288,47 @@ class Teachers(keras.layers.Layer):
         return (input_shape[0], len(EMOTIONS))
 
 
+class Photometric(keras.layers.Layer):
+    """The photometric steps of emotion_detector.photometric, in Keras ops, on a batch of [0, 1] faces: the page
+    does the same to every crop (static/js/photometric.js), so the network trains on what it will be given."""
+
+    def __init__(self, steps: list[dict], **kwargs):
+        super().__init__(**{"dtype": "float32", "trainable": False, **kwargs})
+        self.steps = steps
+
+    def call(self, faces):
+        levels = ops.clip(ops.round(faces * 255), 0, 255)
+        for step in self.steps:
+            if step["op"] == "contrast":
+                levels = ops.minimum(ops.round(levels * step["gain"]), 255)
+            else:
+                levels = equalize_histogram(levels)
+        return levels / 255
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+def equalize_histogram(levels):
+    """OpenCV's equalizeHist on each face of a (N, H, W, 1) batch of whole grey levels, as
+    emotion_detector.photometric.equalize_histogram does in NumPy."""
+    face_shape = tuple(levels.shape[1:])
+    pixels = math.prod(face_shape)
+    flat = ops.cast(ops.reshape(levels, (-1, pixels)), "int32")
+    counts = ops.cast(ops.bincount(flat, minlength=256), "float32")  # (N, 256): rank 2 counts per row
+    cdf = ops.cumsum(counts, axis=1)
+    lowest = ops.take_along_axis(cdf, ops.min(flat, axis=1, keepdims=True), axis=1)  # (N, 1)
+    spread = pixels - lowest
+    table = ops.clip(ops.round(255 * (cdf - lowest) / ops.maximum(spread, 1)), 0, 255)
+    table = ops.where(spread > 0, table, ops.arange(256, dtype="float32")[None, :])
+    return ops.reshape(ops.take_along_axis(table, flat, axis=1), (-1, *face_shape))
+
+
 def training_model(classifier: keras.Model, seed: int, teachers: list[keras.Model] = (),
                    face_size: int = FER_SIZE, mixup: float = 0.0, mixed_upscaling: bool = False,
-                   cutmix: float = 0.0) -> keras.Model:
+                   cutmix: float = 0.0, photometric: list[dict] = ()) -> keras.Model:
     """uint8 faces → [0, 1] → bilinear resizing to the classifier's input (when the faces are smaller) →
-    augmentation → optionally mixup or CutMix → the classifier (96×96 input, as exported).
+    augmentation → the photometric steps → optionally mixup or CutMix → the classifier (96×96 input, as exported).
 
     With ``mixed_upscaling`` it takes two inputs, the upscaled faces and the 48×48 originals, and each face goes on
     as one of the two, the originals resized bilinearly (``PickUpscaling``).
@@ -300,6 +348,8 @@ def training_model(classifier: keras.Model, seed: int, teachers: list[keras.Mode
         x = PickUpscaling(seed=seed + 6)([x, to_input_size(originals)])
         faces = [faces, originals]
     x = augmenter(seed)(x)
+    if photometric:
+        x = Photometric(list(photometric))(x)
     mixing = Mixup(mixup, seed=seed + 5) if mixup else Cutmix(cutmix, seed=seed + 5) if cutmix else None
     if mixing:
         x, mixing_weight = mixing(x)
@@ -512,8 +562,9 @@ def train(config: PortableConfig) -> Path:
     inputs = network_input[..., None]
     if mixed_upscaling:  # the 48×48 originals too, for the bilinear half
         inputs = [inputs, faces.images[..., None]]
-    targets = np.eye(len(EMOTIONS), dtype=np.float32)[faces.labels]
-    weights = class_weights(faces.labels, config.class_weight_power)[faces.labels]
+    targets = training_targets(faces, config.ferplus_weight)
+    target_classes = targets.argmax(axis=1)
+    weights = class_weights(target_classes, config.class_weight_power)[target_classes]
     keras.utils.set_random_seed(config.seed)
     keras.mixed_precision.set_global_policy(config.precision)
     history: list[dict] = []
@@ -523,7 +574,8 @@ def train(config: PortableConfig) -> Path:
         start_from(classifier, config.init_from)
     teachers = load_teachers(config.teachers, classifier.input_shape[1], config.teacher_flip_average)
     model = training_model(classifier, config.seed, teachers, face_size=network_input.shape[1], mixup=config.mixup,
-                           mixed_upscaling=mixed_upscaling, cutmix=config.cutmix)
+                           mixed_upscaling=mixed_upscaling, cutmix=config.cutmix,
+                           photometric=photometric_steps(config.photometric))
     model.compile(optimizer=_optimizer(config), loss=training_loss(config),
                   metrics=[keras.metrics.MeanMetricWrapper(student_accuracy, name="accuracy")])
     # XLA compiles the whole step well for a GPU; on a CPU its convolution gradients run several times slower
@@ -578,6 +630,19 @@ def train(config: PortableConfig) -> Path:
     checkpoint.unlink(missing_ok=True)
     log.info("%s: %d epochs in %.0f s on %s", out / MODEL_FILE, len(history), record["seconds"], record["device"])
     return out / MODEL_FILE
+
+
+def training_targets(faces: FaceSet, ferplus_weight: float) -> np.ndarray:
+    """(N, 7) targets: the FER2013 labels, mixed with the FER+ vote distributions by ``ferplus_weight``."""
+    labels = np.eye(len(EMOTIONS), dtype=np.float32)[faces.labels]
+    if not ferplus_weight:
+        return labels
+    if faces.votes is None:
+        raise DataError(f"ferplus_weight = {ferplus_weight:g} needs FER+ votes, and these faces have none (expected "
+                        "fer2013_raw.csv.gz, or a file packed from it)")
+    distributions = vote_distributions(faces.votes)
+    voted = distributions.sum(axis=1, keepdims=True) > 0
+    return np.where(voted, (1 - ferplus_weight) * labels + ferplus_weight * distributions, labels)
 
 
 LAPSRN_PREFIX = "lapsrn."

@@ -17,16 +17,32 @@ FACE_SHIFT_Y = -0.09  # the crop's centre moves by this fraction of the box heig
 PIXEL_SCALE = 1 / 255
 PIXEL_OFFSET = 0.0
 
+# What a network may expect done to each grey crop after resizing (emotion_detector/photometric.py defines the
+# steps), by the name a training run records. "fer2013-filter" is the filter of the image mirror that the filtered
+# FER2013 copy came from (×1.2 contrast, then histogram equalisation): networks trained on that copy need it.
+PHOTOMETRIC: dict[str, list[dict]] = {
+    "none": [],
+    "equalize": [{"op": "equalize_histogram"}],
+    "fer2013-filter": [{"op": "contrast", "gain": 1.2}, {"op": "equalize_histogram"}],
+}
 
-def preprocessing_spec() -> dict:
+
+def photometric_steps(name: str) -> list[dict]:
+    if name not in PHOTOMETRIC:
+        raise ValueError(f"photometric = {name!r}: expected one of {', '.join(PHOTOMETRIC)}")
+    return PHOTOMETRIC[name]
+
+
+def preprocessing_spec(photometric: str, training_faces: str) -> dict:
     return {
         "color": "grey",
         "grey_weights": list(GREY_WEIGHTS),
         "face_crop": {"margin": FACE_MARGIN, "square": True, "shift_y": FACE_SHIFT_Y},
         "resize": "bilinear",
+        "photometric": photometric_steps(photometric),
         "scale": PIXEL_SCALE,
         "offset": PIXEL_OFFSET,
-        "training_faces": "FER2013 48×48 grey, upscaled ×2 with LapSRN when the input is 96×96",
+        "training_faces": training_faces,
     }
 
 
@@ -56,4 +72,7 @@ def face_input(rgb: np.ndarray, box: Box, metadata: dict) -> np.ndarray:
     face = Image.fromarray(grey, mode="F").transform(
         size, Image.Transform.EXTENT, (left, top, left + width, top + height), Image.Resampling.BILINEAR
     )
-    return (np.asarray(face, np.float32) * spec["scale"] + spec["offset"])[..., None]
+    from emotion_detector.photometric import apply_steps
+
+    levels = apply_steps(np.asarray(face, np.float32), spec.get("photometric", []))
+    return (levels * spec["scale"] + spec["offset"])[..., None]

@@ -1,6 +1,8 @@
 // Emotion classifier, tfjs-models style: `const model = await load(); const scores = await model.classify(face)`.
-// Labels, input size, colour conversion, crop rule and pixel scaling all come from metadata.json.
+// Labels, input size, colour conversion, crop rule, photometric steps, pixel scaling and the calibration
+// temperature all come from metadata.json.
 import { cropWindow, sourceSize } from './crop.js';
+import { applySteps, checkSteps } from './photometric.js';
 
 export class EmotionClassifier {
   constructor(graphModel, metadata) {
@@ -9,6 +11,10 @@ export class EmotionClassifier {
     this.labels = metadata.labels;
     this.input = metadata.input;
     this.preprocessing = metadata.preprocessing;
+    this.photometric = metadata.preprocessing.photometric ?? [];
+    this.temperature = metadata.output?.temperature ?? 1;
+    checkSteps(this.photometric);
+    if (!(this.temperature > 0)) throw new Error(`metadata.json: output.temperature ${this.temperature} is not > 0`);
   }
 
   /** Probabilities for one face image (canvas, image, video or ImageBitmap) that is already cropped. */
@@ -27,10 +33,22 @@ export class EmotionClassifier {
     const tf = globalThis.tf;
     const batch = this.inputTensor(source, rects);
     const output = this.model.predict(batch);
-    const probabilities = this.metadata.output?.kind === 'logits' ? tf.softmax(output) : output;
+    const probabilities = tf.tidy(() => this.calibrated(output));
     const rows = await probabilities.array();
     tf.dispose([batch, output, probabilities]);
     return rows.map((row) => row.map((probability, index) => ({ label: this.labels[index], probability })));
+  }
+
+  /**
+   * Probabilities from the network's output, its logits divided by the calibration temperature (for probabilities,
+   * their logarithms: the same thing up to a constant per face), as emotion_detector/classifier.py does.
+   */
+  calibrated(output) {
+    const tf = globalThis.tf;
+    const logits = this.metadata.output?.kind === 'logits';
+    if (this.temperature === 1) return logits ? tf.softmax(output) : output.clone();
+    const scaled = (logits ? output : tf.log(tf.maximum(output, 1e-12))).div(this.temperature);
+    return tf.softmax(scaled);
   }
 
   /**
@@ -43,10 +61,18 @@ export class EmotionClassifier {
     const size = sourceSize(source);
     const windows = rects.map((rect) => cropWindow(rect, size.width, size.height, width, height));
     return tf.tidy(() => {
+      const { scale } = this.preprocessing;
+      const steps = this.photometric;
       const crops = windows.map((window) => {
         if (!window) return tf.zeros([1, height, width, channels]); // wholly outside the picture: reads 0, as in Python
-        const region = this.modelPixels(this.readPixels(source, window.region));
-        return tf.image.cropAndResize(region, [window.box], [0], [height, width], 'bilinear', 0);
+        // Without photometric steps the scale is applied before resizing (both are linear); the steps work on
+        // grey levels of the resized face, so then it comes after them.
+        const region = this.modelPixels(this.readPixels(source, window.region), steps.length ? 1 : scale);
+        const face = tf.image.cropAndResize(region, [window.box], [0], [height, width], 'bilinear', 0);
+        if (!steps.length) return face;
+        const levels = applySteps(Float32Array.from(face.dataSync()), steps);
+        for (let i = 0; i < levels.length; i += 1) levels[i] *= scale;
+        return tf.tensor4d(levels, [1, height, width, channels]);
       });
       // Each op costs a pass and a dispatch at batch 1: none is spent on a copy or on adding 0.
       const batch = crops.length === 1 ? crops[0] : tf.concat(crops, 0);
@@ -56,12 +82,12 @@ export class EmotionClassifier {
   }
 
   /**
-   * RGBA pixels as a [1, h, w, 1] tensor of the model's grey, times metadata's scale. Converted here, before
-   * resizing, as Python does (both are linear, so the order does not change the result): one pass in JavaScript
-   * over the region costs a third of converting its three channels with tensor ops.
+   * RGBA pixels as a [1, h, w, 1] tensor of the model's grey, times `scale`. Converted here, before resizing, as
+   * Python does (both are linear, so the order does not change the result): one pass in JavaScript over the region
+   * costs a third of converting its three channels with tensor ops.
    */
-  modelPixels({ data, width, height }) {
-    const { grey_weights: greyWeights, scale } = this.preprocessing;
+  modelPixels({ data, width, height }, scale) {
+    const { grey_weights: greyWeights } = this.preprocessing;
     const [red, green, blue] = greyWeights.map((weight) => weight * scale);
     const grey = new Float32Array(width * height);
     for (let pixel = 0, rgba = 0; pixel < grey.length; pixel += 1, rgba += 4) {
