@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-FER2013_CSV = Path(os.environ.get("FER2013_CSV", "/work/shared/data/fer2013/fer2013.csv.gz"))
+FER2013_CSV = Path(os.environ.get("FER2013_CSV") or
+                   Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013" / "fer2013_raw.csv.gz")
 FER_SIZE = 48
 NEUTRAL_GREY = 128
 

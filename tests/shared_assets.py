@@ -22,7 +22,7 @@ def _asset(env: str, default: Path, what: str) -> Path:
 
 
 def fer2013_csv() -> Path:
-    return _asset("FER2013_CSV", SHARED / "data" / "fer2013" / "fer2013.csv.gz", "FER2013 CSV")
+    return _asset("FER2013_CSV", SHARED / "data" / "fer2013" / "fer2013_raw.csv.gz", "FER2013 CSV")
 
 
 def lapsrn_model() -> Path:

