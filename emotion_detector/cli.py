@@ -43,8 +43,9 @@ once).
 A file named on the command line is tried as an image, then as a video, whatever its name. A file that cannot be
 read (missing, corrupt, not an image, unreadable video, unsupported codec) is reported with its path and the reason,
 and the others go on; a summary at the end lists the failures. A video that decodes to fewer frames than its
-container declares (its frame count, else its duration × frame rate: a truncated or damaged file) is reported as
-partial, with frames decoded against frames expected; its rows cover the frames that decoded.
+container declares (its frame count, else its duration × frame rate), or holds packets that do not decode (they
+are skipped), is truncated or damaged: it is reported as partial, with frames decoded against frames expected, and
+its rows cover the frames that decoded. (MPEG-TS and raw streams declare neither, so only damage shows there.)
 
 Inputs are never written: an --output that is an input file or lies inside an input folder, and an --annotate
 folder that is an input, lies inside an input folder or holds an input, are refused before anything is read or

@@ -134,13 +134,15 @@ def check_outputs(inputs: Inputs, output: Path | None, annotate: Path | None) ->
                     raise OutputError(f"--output {output} lies inside the input folder {shown}: write it elsewhere")
     if annotate is not None:
         real = _real(annotate)
-        for file, shown in files.items():
-            if file == real or file.is_relative_to(real):
-                raise OutputError(f"--annotate {annotate} holds the input {shown}: annotate into another folder")
         for folder, shown in folders.items():
             if real.is_relative_to(folder):
                 raise OutputError(f"--annotate {annotate} lies inside the input folder {shown}: annotate into "
                                   f"another folder")
+        for file, shown in files.items():
+            if file.is_relative_to(real):
+                relation = "is" if file == real else "holds"
+                raise OutputError(f"--annotate {annotate} {relation} the input {shown}: annotate into another folder")
+        for folder, shown in folders.items():
             if folder.is_relative_to(real):
                 raise OutputError(f"--annotate {annotate} holds the input folder {shown}: annotate into another "
                                   f"folder")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,8 +133,8 @@ def video_info(path: Path | str) -> VideoInfo:
 
 class VideoReader:
     """A video's frames, with what its container declares (``info``) and, as they are read, how many frames have
-    been decoded (``decoded``): ``shortfall()`` then tells a file that ends early (truncated or damaged) from a
-    whole one."""
+    been decoded (``decoded``) and how many packets could not be (``damaged``): ``shortfall()`` then tells a file
+    that ends early or is damaged from a whole one."""
 
     def __init__(self, path: Path | str, every_n_frames: int = 1) -> None:
         if every_n_frames < 1:
@@ -142,6 +143,8 @@ class VideoReader:
         self.container, self.stream = open_video(path)
         self.info = _describe(self.container, self.stream)
         self.decoded = 0
+        self.damaged = 0  # packets the decoder refused: skipped, as players do, and counted
+        self.read_error: str | None = None  # why reading stopped before the end of the file, if it did
 
     def __enter__(self) -> VideoReader:
         return self
@@ -150,44 +153,70 @@ class VideoReader:
         self.container.close()
 
     def frames(self) -> Iterator[VideoFrame]:
-        """Every n-th decoded frame as RGB, with its time; MediaError (naming the frame) if decoding fails."""
+        """Every n-th decoded frame as RGB, with its time. A packet that does not decode is skipped (and counted);
+        reading stops where the file cannot be read further. MediaError if no frame at all decodes."""
         import av
 
         rate = self.stream.average_rate or self.stream.guessed_rate
-        try:
-            for frame in self.container.decode(self.stream):
+        first_error = None
+        for packet in self._packets():
+            try:
+                decoded = packet.decode() if packet is not None else self.stream.codec_context.decode(None)
+            except av.error.FFmpegError as error:
+                self.damaged += 1
+                first_error = first_error or _ffmpeg_reason(error)
+                continue
+            for frame in decoded:
                 index = self.decoded
                 self.decoded += 1
                 if index % self.every_n_frames:
                     continue
                 time = frame.time if frame.time is not None else index / float(rate) if rate else 0.0
                 yield VideoFrame(index, float(time), frame.to_ndarray(format="rgb24"))
-        except av.error.FFmpegError as error:
-            if not self.decoded:
-                raise MediaError(self.path, f"not a readable video: no frame decodes ({_ffmpeg_reason(error)})"
-                                 ) from None
-            raise MediaError(self.path, f"video decoding failed after frame {self.decoded - 1} "
-                                        f"({_ffmpeg_reason(error)})") from None
         if not self.decoded:
-            raise MediaError(self.path, f"no decodable frame (codec {self.stream.codec_context.name!r})")
+            reason = first_error or self.read_error
+            raise MediaError(self.path, f"not a readable video: no frame decodes ({reason})" if reason
+                             else f"no decodable frame (codec {self.stream.codec_context.name!r})")
+
+    def _packets(self) -> Iterator:
+        """The stream's packets, then an empty one (None where reading failed) that flushes the decoder."""
+        import av
+
+        try:
+            yield from self.container.demux(self.stream)  # ends with its own empty packet
+        except av.error.FFmpegError as error:
+            self.read_error = _ffmpeg_reason(error)
+            yield None
 
     def shortfall(self) -> str | None:
-        """Once every frame is read: None for a whole video, else how far short of what the container declares the
-        decoded frames fall. A declared frame count must be met to the frame; a count estimated from the duration
-        may miss by 2 frames or 2%, whichever is more (durations are rounded, and some encoders pad them)."""
+        """Once every frame is read: None for a whole video, else what is missing: frames decoded against those the
+        container declares, and damaged packets. A declared frame count must be met to the frame; a count
+        estimated from the duration may miss by 2 frames or 2%, whichever is more (durations are rounded, and some
+        encoders pad them). A container that declares neither (MPEG-TS, raw streams) is only checked for damage."""
         expected = self.info.expected_frames
-        if not expected:
-            return None
         exact = bool(self.info.frames)
-        if self.decoded >= expected - (0 if exact else max(2, expected // 50)):
+        short = bool(expected) and self.decoded < expected - (0 if exact else max(2, expected // 50))
+        if not short and not self.damaged and not self.read_error:
             return None
-        source = "its container's frame count" if exact else (
-            f"its duration, {self.info.duration:.2f} s at {self.info.fps:.3g} fps")
-        return (f"only {self.decoded} of {expected} frames decoded ({source}): the file ends early, truncated or "
-                f"damaged; its rows stop at frame {self.decoded - 1}")
+        found = (f"only {self.decoded} of {expected} frames decoded (expected from "
+                 + ("its container's frame count)" if exact else
+                    f"its duration, {self.info.duration:.2f} s at {self.info.fps:.3g} fps)")
+                 if short else f"{self.decoded} frames decoded")
+        damage = [f"{self.damaged} damaged packet{'s' if self.damaged != 1 else ''} skipped"] if self.damaged else []
+        if self.read_error:
+            damage.append(f"reading stopped early ({self.read_error})")
+        return "; ".join([found, *damage]) + ": the file is truncated or damaged"
+
+
+class PartialVideoWarning(UserWarning):
+    """A video that ends before the frames its container declares, or has packets that do not decode."""
 
 
 def read_video(path: Path | str, every_n_frames: int = 1) -> Iterator[VideoFrame]:
-    """Every n-th decoded frame as RGB, with its time; MediaError (naming the frame) if decoding fails."""
+    """Every n-th decoded frame as RGB, with its time; a PartialVideoWarning at the end if the file is truncated or
+    damaged (VideoReader.shortfall); MediaError if no frame decodes."""
     with VideoReader(path, every_n_frames) as reader:
         yield from reader.frames()
+        shortfall = reader.shortfall()
+    if shortfall:
+        warnings.warn(f"{path}: {shortfall}", PartialVideoWarning, stacklevel=2)
