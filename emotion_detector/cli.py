@@ -259,12 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ModelFilesError, ValueError) as error:
         say(f"error: {error}")
         return EXIT_SETUP
-    previous_handlers = {signum: signal.signal(signum, _interrupt) for signum in INTERRUPT_SIGNALS}
-    try:
-        return run(inputs.jobs, detector, args, summary, annotated)
-    finally:
-        for signum, handler in previous_handlers.items():
-            signal.signal(signum, handler)
+    return run(inputs.jobs, detector, args, summary, annotated)
 
 
 def run(jobs: list[Job], detector: EmotionDetector, args: argparse.Namespace, summary: Summary,
@@ -275,6 +270,7 @@ def run(jobs: list[Job], detector: EmotionDetector, args: argparse.Namespace, su
         sys.stdout.reconfigure(errors="surrogateescape")  # a name that is not UTF-8 goes out as its own bytes
     stream = pending.open_text() if pending else sys.stdout
     progress = Progress(len(jobs), enabled=not args.quiet)
+    previous_handlers = {signum: signal.signal(signum, _interrupt) for signum in INTERRUPT_SIGNALS}
     try:
         writer = RowWriter(stream, detector.labels, args.format)
         runner = Runner(detector, writer, progress, args, summary, annotated)
@@ -295,6 +291,8 @@ def run(jobs: list[Job], detector: EmotionDetector, args: argparse.Namespace, su
         say(f"interrupted by {interruption} after {summary.files} of {len(jobs)} files: {where}")
         return EXIT_SIGNAL_BASE + interruption.signum
     finally:
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
         if pending and not stream.closed:
             stream.close()
     if pending:
@@ -317,4 +315,4 @@ def report(summary: Summary, progress: Progress, quiet: bool, heading: str = "do
     if summary.partial:
         lines.append("partly read files:")
         lines += [f"  {partial.path}: {partial.reason}" for partial in summary.partial]
-    say("\n".join(lines))
+    say(*lines)

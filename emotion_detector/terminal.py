@@ -29,6 +29,6 @@ def printable(text: str) -> str:
     return "".join(char if char.isprintable() else _escape(char) for char in text)
 
 
-def say(text: str) -> None:
-    """Prints ``text`` to stderr, each line of it made printable (the line breaks in ``text`` are the only ones)."""
-    print("\n".join(printable(line) for line in text.split("\n")), file=sys.stderr, flush=True)
+def say(*lines: str) -> None:
+    """Prints each of ``lines`` to stderr as one line, made printable: line breaks inside one are escaped too."""
+    print("\n".join(printable(line) for line in lines), file=sys.stderr, flush=True)
