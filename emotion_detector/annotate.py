@@ -63,10 +63,14 @@ class VideoWriter:
             self.container.mux(packet)
 
     def close(self, finished: bool) -> None:
-        """finished: every frame was written (renamed to its name); else it stays ``.incomplete``."""
+        """finished: every frame was written: renamed to its name. Else what was written stays ``.incomplete``
+        (PyAV creates the file with the first encoded packet, so a video stopped within the encoder's first few
+        frames leaves no file). A video without a frame is not written."""
         if finished and self.size is not None:
             for packet in self.stream.encode():
                 self.container.mux(packet)
         self.container.close()
-        if finished:
+        if finished and self.size is not None:
             self.pending.finish()
+        elif self.size is None:
+            self.pending.temporary.unlink(missing_ok=True)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import stat
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from emotion_detector.atomic import INCOMPLETE, PendingFile
 from emotion_detector.detector import FACE_MODELS, EmotionDetector
@@ -262,13 +264,34 @@ def main(argv: list[str] | None = None) -> int:
     return run(inputs.jobs, detector, args, summary, annotated)
 
 
+def open_output(output: str | None) -> tuple[PendingFile | None, TextIO]:
+    """Where rows go: a file written as FILE.incomplete, renamed at the end; else standard output, or a device or
+    pipe named by --output (/dev/stdout, a FIFO), written directly: there is nothing there to replace."""
+    if output is not None and not _is_device(output):
+        pending = PendingFile(Path(output))
+        return pending, pending.open_text()
+    if output is not None:
+        return None, open(output, "w", newline="", encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="surrogateescape")  # a name that is not UTF-8 goes out as its own bytes
+    return None, sys.stdout
+
+
+def _is_device(path: str) -> bool:
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return False
+
+
 def run(jobs: list[Job], detector: EmotionDetector, args: argparse.Namespace, summary: Summary,
         annotated: dict[Job, Path]) -> int:
     """Analyses every job, writing rows to --output's .incomplete file (renamed at the end) or standard output."""
-    pending = PendingFile(Path(args.output)) if args.output else None
-    if pending is None and hasattr(sys.stdout, "reconfigure"):
-        sys.stdout.reconfigure(errors="surrogateescape")  # a name that is not UTF-8 goes out as its own bytes
-    stream = pending.open_text() if pending else sys.stdout
+    try:
+        pending, stream = open_output(args.output)
+    except OSError as error:
+        say(f"error: cannot write --output {args.output}: {os.strerror(error.errno or 0)}")
+        return EXIT_SETUP
     progress = Progress(len(jobs), enabled=not args.quiet)
     previous_handlers = {signum: signal.signal(signum, _interrupt) for signum in INTERRUPT_SIGNALS}
     try:
@@ -282,7 +305,7 @@ def run(jobs: list[Job], detector: EmotionDetector, args: argparse.Namespace, su
     except Interrupted as interruption:
         for signum in INTERRUPT_SIGNALS:  # a second signal ends the run at once
             signal.signal(signum, signal.SIG_DFL)
-        if pending:
+        if stream is not sys.stdout:
             stream.close()
         progress.stop()
         report(summary, progress, args.quiet, "so far")
@@ -293,7 +316,7 @@ def run(jobs: list[Job], detector: EmotionDetector, args: argparse.Namespace, su
     finally:
         for signum, handler in previous_handlers.items():
             signal.signal(signum, handler)
-        if pending and not stream.closed:
+        if stream is not sys.stdout and not stream.closed:
             stream.close()
     if pending:
         pending.finish()

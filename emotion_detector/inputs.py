@@ -119,6 +119,8 @@ def check_outputs(inputs: Inputs, output: Path | None, annotate: Path | None) ->
         except OSError:
             pass  # it fails when it is read
     if output is not None:
+        if output.is_dir():
+            raise OutputError(f"--output {output} is a folder: name a file")
         for candidate in (output, incomplete_path(output)):
             real = _real(candidate)
             if real in files:

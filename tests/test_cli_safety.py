@@ -141,18 +141,26 @@ def write_faststart_video(frames: list[np.ndarray], path: Path, fps: int = 12) -
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
 def test_a_truncated_video_is_reported_as_partial_and_fails_with_strict(tmp_path: Path, suffix: str) -> None:
     whole = write_faststart_video(astronaut_video_frames(24), tmp_path / f"whole{suffix}")
+    data = whole.read_bytes()
     cut = tmp_path / f"cut{suffix}"
-    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 6 // 10])
-    completed = run_cli(str(whole), str(cut), "--every-n-frames", "4", "--format", "jsonl", "-q")
-    assert completed.returncode == 0, completed.stderr
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    blank = tmp_path / f"blank{suffix}"  # its header intact, every frame's bytes zeroed: nothing decodes
+    header = len(data) // 20
+    blank.write_bytes(data[:header] + bytes(len(data) - header))
+    annotated = tmp_path / "annotated"
+    completed = run_cli(str(whole), str(cut), str(blank), "--every-n-frames", "4", "--format", "jsonl", "-q",
+                        "--annotate", str(annotated))
+    assert completed.returncode == 1, completed.stderr  # the blank video failed
     summary = completed.stderr[completed.stderr.index("done:"):]
-    assert summary.startswith("done: 2 files") and ", 0 failed, 1 partial" in summary
-    assert f"partial: {whole}" not in completed.stderr
+    assert summary.startswith("done: 3 files") and ", 1 failed, 1 partial" in summary
+    assert f"partial: {whole}" not in completed.stderr and f"partial: {blank}" not in completed.stderr
+    assert f"{blank}: not a readable video" in summary
     decoded = completed.stderr.split(f"partial: {cut}: only ", 1)[1].split(" ", 1)[0]
     assert 0 < int(decoded) < 24
     assert f"only {decoded} of 24 frames decoded" in summary[summary.index("partly read files:"):]
     frames = [row["frame"] for row in map(json.loads, completed.stdout.splitlines()) if row["file"] == str(cut)]
     assert frames == list(range(0, int(decoded), 4))  # the rows cover what decoded
+    assert sorted(path.name for path in annotated.iterdir()) == ["cut.mp4", "whole.mp4"]  # no file for no frame
     strict = run_cli(str(cut), "--strict", "--every-n-frames", "12", "-q")
     assert strict.returncode == 1, strict.stderr
     assert "1 partial" in strict.stderr
