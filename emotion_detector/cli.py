@@ -27,7 +27,7 @@ MODEL_DIR_ENV = "EMOTION_MODEL_DIR"
 EXIT_FAILED_FILES = 1
 EXIT_SETUP = 2
 EXIT_SIGNAL_BASE = 128  # interrupted by signal N: 128 + N, as the shell reports a command a signal ended
-INTERRUPT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+INTERRUPT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 DESCRIPTION = ("Every face in photos, folders and videos, with its box and emotion probabilities: one row per face, "
                "CSV or JSON Lines. Runs the page's detector and classifier with LiteRT; no TensorFlow.")
@@ -131,7 +131,7 @@ class Summary:
     faces: int = 0
     skipped: int = 0
     failures: list[MediaError] = field(default_factory=list)
-    partial: list[MediaError] = field(default_factory=list)  # videos that end before the frames they declare
+    partial: list[MediaError] = field(default_factory=list)  # videos truncated or damaged (VideoReader.shortfall)
 
 
 class Interrupted(Exception):

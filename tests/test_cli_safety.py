@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -164,6 +165,20 @@ def test_a_truncated_video_is_reported_as_partial_and_fails_with_strict(tmp_path
     strict = run_cli(str(cut), "--strict", "--every-n-frames", "12", "-q")
     assert strict.returncode == 1, strict.stderr
     assert "1 partial" in strict.stderr
+
+
+def test_the_python_api_warns_of_a_truncated_video(tmp_path: Path) -> None:
+    from emotion_detector.media import PartialVideoWarning, read_video
+
+    whole = write_faststart_video(astronaut_video_frames(12), tmp_path / "whole.mp4")
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.warns(PartialVideoWarning, match=r"cut\.mp4: only \d+ of 12 frames decoded") as caught:
+        frames = list(read_video(cut))
+    assert 0 < len(frames) < 12 and len(caught) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(list(read_video(whole))) == 12
 
 
 def test_symbolic_link_loops_in_a_folder_are_reported(tmp_path: Path) -> None:
