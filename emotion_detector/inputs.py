@@ -29,7 +29,16 @@ class Inputs:
     folders: list[Path] = field(default_factory=list)  # every folder searched, as reached (through links or not)
     skipped: int = 0  # other files in folders
     unreadable: list[MediaError] = field(default_factory=list)  # folder entries that cannot be followed or listed
-    notes: list[str] = field(default_factory=list)  # folders reached twice, searched once
+    notes: list[str] = field(default_factory=list)  # folders reached twice, searched once; files named twice
+    listed: set[Job] = field(default_factory=set)
+
+    def add(self, job: Job) -> None:
+        """Lists ``job`` once: a file given twice (named, or found in a folder named) is analysed once."""
+        if job in self.listed:
+            self.notes.append(f"{job.path}: given twice, analysed once")
+            return
+        self.listed.add(job)
+        self.jobs.append(job)
 
 
 def collect(paths: list[str]) -> Inputs:
@@ -38,7 +47,7 @@ def collect(paths: list[str]) -> Inputs:
     and a folder that cannot be listed are reported in ``unreadable``; a folder reached a second time through
     another link is searched once."""
     inputs = Inputs()
-    seen: dict[tuple[int, int], Path] = {}
+    seen: dict[tuple[int, int], Path] = {}  # folders searched, by identity
     for name in paths:
         path = Path(name)
         if path.is_dir():
@@ -50,7 +59,7 @@ def collect(paths: list[str]) -> Inputs:
             inputs.folders.append(path)
             _search(path, path, {identity: path}, seen, inputs)
         else:
-            inputs.jobs.append(Job(path, path.parent, kind_of(path)))  # a missing file fails when it is read
+            inputs.add(Job(path, path.parent, kind_of(path)))  # a missing file fails when it is read
     return inputs
 
 
@@ -85,7 +94,7 @@ def _search(folder: Path, root: Path, ancestors: dict[tuple[int, int], Path], se
                 inputs.folders.append(path)
                 _search(path, root, {**ancestors, identity: path}, seen, inputs)
         elif stat.S_ISREG(status.st_mode) and kind_of(path):
-            inputs.jobs.append(Job(path, root, kind_of(path)))
+            inputs.add(Job(path, root, kind_of(path)))
         else:  # other files, and pipes, sockets and devices, which are never read
             inputs.skipped += 1
 

@@ -71,10 +71,14 @@ def test_inputs_that_would_share_an_annotated_name_get_distinct_ones(tmp_path: P
         (tmp_path / name).parent.mkdir(exist_ok=True)
         Image.fromarray(rgb).save(tmp_path / name, quality=95)
     annotated = tmp_path / "annotated"
-    completed = run_cli(str(tmp_path / "a"), str(tmp_path / "b"), "--annotate", str(annotated), "-q")
+    completed = run_cli(str(tmp_path / "a"), str(tmp_path / "b"), str(tmp_path / "a/x.jpg"), "--annotate",
+                        str(annotated), "-q")
     assert completed.returncode == 0, completed.stderr
-    rows = csv.DictReader(io.StringIO(completed.stdout))
-    assert {row["file"] for row in rows} == {str(tmp_path / name) for name in pictures}
+    assert f"note: {tmp_path / 'a/x.jpg'}: given twice, analysed once" in completed.stderr
+    rows = list(csv.DictReader(io.StringIO(completed.stdout)))
+    assert sorted({row["file"] for row in rows}) == sorted(str(tmp_path / name) for name in pictures)
+    faces = [(row["file"], row["face"]) for row in rows]
+    assert len(set(faces)) == len(faces)  # each file analysed once: no face listed twice
     expected = {"a/x.jpg": "x.png", "a/x.png": "x-2.png", "b/x.jpg": "x-3.png"}  # processing order, documented
     assert sorted(path.name for path in annotated.iterdir()) == sorted(expected.values())
     for name, copy in expected.items():
