@@ -38,8 +38,8 @@ column per label in metadata.json's order (videos: smoothed as on the page; phot
 
 Folders are searched recursively, in name order, for images and videos by suffix; other files in them are
 skipped. Links to files and folders are followed; a link that loops back to a folder it is in, a link to itself,
-a broken link and a folder that cannot be listed are reported as failures (a folder reached twice is searched
-once).
+a broken link and a folder that cannot be listed are reported as failures. A folder reached twice is searched
+once, and a file given twice analysed once.
   images: {' '.join(sorted(IMAGE_SUFFIXES))}
   videos: {' '.join(sorted(VIDEO_SUFFIXES))}
 A file named on the command line is tried as an image, then as a video, whatever its name. A file that cannot be

@@ -125,12 +125,6 @@ def _describe(container, stream) -> VideoInfo:
                      stream.frames or None, stream.codec_context.name, duration)
 
 
-def video_info(path: Path | str) -> VideoInfo:
-    container, stream = open_video(path)
-    with container:
-        return _describe(container, stream)
-
-
 class VideoReader:
     """A video's frames, with what its container declares (``info``) and, as they are read, how many frames have
     been decoded (``decoded``) and how many packets could not be (``damaged``): ``shortfall()`` then tells a file
@@ -190,12 +184,13 @@ class VideoReader:
 
     def shortfall(self) -> str | None:
         """Once every frame is read: None for a whole video, else what is missing: frames decoded against those the
-        container declares, and damaged packets. A declared frame count must be met to the frame; a count
-        estimated from the duration may miss by 2 frames or 2%, whichever is more (durations are rounded, and some
-        encoders pad them). A container that declares neither (MPEG-TS, raw streams) is only checked for damage."""
+        container declares, and damaged packets. A declared frame count may be missed by one frame (an MP4's edit
+        list can drop its first), a count estimated from the duration by 2 frames or 2%, whichever is more
+        (durations are rounded, and some encoders pad them); a truncated file's last packet, cut short, shows as
+        damage anyway. A container that declares neither (MPEG-TS, raw streams) is only checked for damage."""
         expected = self.info.expected_frames
         exact = bool(self.info.frames)
-        short = bool(expected) and self.decoded < expected - (0 if exact else max(2, expected // 50))
+        short = bool(expected) and self.decoded < expected - (1 if exact else max(2, expected // 50))
         if not short and not self.damaged and not self.read_error:
             return None
         found = (f"only {self.decoded} of {expected} frames decoded (expected from "
