@@ -236,15 +236,17 @@ def test_control_characters_in_names_are_escaped_on_the_terminal_and_kept_in_the
     save_png(astronaut(), folder / good)
     undecodable = os.fsdecode(b"caf\xe9.png")  # Latin-1, not UTF-8
     save_png(astronaut()[:, ::-1].copy(), folder / undecodable)
+    (folder / os.fsdecode(b"broken\xff.png")).write_bytes(b"")
     status, stdout, terminal = run_on_a_terminal([str(folder), "--face-model", "short"])
     assert status == 1, terminal
     lines = [line.split("\x1b[K")[-1] for line in terminal.replace("\r\n", "\n").split("\n")]
-    assert [line for line in lines if line.startswith("done:")] == ["done: 3 files, 2 faces, 1 failed"]
+    assert [line for line in lines if line.startswith("done:")] == ["done: 4 files, 2 faces, 2 failed"]
     assert "\x1b[8m" not in terminal and "\u202e" not in terminal and "\r." not in terminal
     shown_forged = f"{folder}/x\\ndone: 2 files, 2 faces, 0 failed\\n\\x1b[8m.jpg"
-    assert any(line.startswith(f"failed: {shown_forged}: not an image") for line in lines), lines
-    assert any(line.startswith(f"  {shown_forged}: not an image") for line in lines), lines
-    assert "\\u202egnp.evil\\r.png" in terminal  # the live progress line names each file as it starts
-    assert "caf\\xe9.png" in terminal
+    for shown in (shown_forged, f"{folder}/broken\\xff.png"):
+        assert any(line.startswith(f"failed: {shown}: not an image") for line in lines), (shown, lines)
+        assert any(line.startswith(f"  {shown}: not an image") for line in lines), (shown, lines)
+    # The live progress line names the file being analysed: at the end, the last one.
+    assert lines[lines.index("done: 4 files, 2 faces, 2 failed") - 1].endswith("/\\u202egnp.evil\\r.png")
     rows = list(csv.DictReader(io.StringIO(stdout.decode("utf-8", "surrogateescape"), newline="")))
     assert sorted(row["file"] for row in rows) == sorted([str(folder / good), str(folder / undecodable)])
