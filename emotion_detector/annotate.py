@@ -1,4 +1,5 @@
-"""Annotated copies: each face boxed, with its number or track ID, label and probability."""
+"""Annotated copies: each face boxed, with its number or track ID, label and probability. Each is written as
+``NAME.incomplete`` and renamed to its name once whole (atomic.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from emotion_detector.atomic import PendingFile
 from emotion_detector.detector import Face
 
 COLOUR = (255, 200, 0)
@@ -29,18 +31,20 @@ def draw_faces(rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
 
 
 def save_image(rgb: np.ndarray, faces: list[Face], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(draw_faces(rgb, faces)).save(path)
+    pending = PendingFile(path)
+    Image.fromarray(draw_faces(rgb, faces)).save(pending.temporary, format="PNG")
+    pending.finish()
 
 
 class VideoWriter:
-    """H.264 MP4 (MPEG-4 Part 2 where this PyAV build has no libx264) of annotated frames."""
+    """H.264 MP4 (MPEG-4 Part 2 where this PyAV build has no libx264) of annotated frames, under its name once
+    ``close(finished=True)``."""
 
     def __init__(self, path: Path, fps: float | None) -> None:
         import av
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.container = av.open(str(path), mode="w")
+        self.pending = PendingFile(path)
+        self.container = av.open(str(self.pending.temporary), mode="w", format="mp4")
         codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
         rate = Fraction(fps).limit_denominator(1000) if fps else Fraction(25)
         self.stream = self.container.add_stream(codec, rate=rate)
@@ -58,8 +62,15 @@ class VideoWriter:
         for packet in self.stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):
             self.container.mux(packet)
 
-    def close(self) -> None:
-        if self.size is not None:
+    def close(self, finished: bool) -> None:
+        """finished: every frame was written: renamed to its name. Else what was written stays ``.incomplete``
+        (PyAV creates the file with the first encoded packet, so a video stopped within the encoder's first few
+        frames leaves no file). A video without a frame is not written."""
+        if finished and self.size is not None:
             for packet in self.stream.encode():
                 self.container.mux(packet)
         self.container.close()
+        if finished and self.size is not None:
+            self.pending.finish()
+        elif self.size is None:
+            self.pending.temporary.unlink(missing_ok=True)

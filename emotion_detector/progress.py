@@ -1,10 +1,13 @@
-"""A one-line progress display on stderr: files done, images/s and video frames/s."""
+"""A one-line progress display on stderr: files done, images/s and video frames/s. File names and messages are
+shown with their non-printable characters escaped (terminal.py)."""
 
 from __future__ import annotations
 
 import sys
 import time
 from typing import TextIO
+
+from emotion_detector.terminal import printable
 
 
 class Progress:
@@ -30,7 +33,7 @@ class Progress:
         self.draw()
 
     def file_started(self, name: str) -> None:
-        self.current = name
+        self.current = printable(name)
         self.draw()
 
     def file_done(self) -> None:
@@ -38,11 +41,17 @@ class Progress:
         self.draw(force=self.live and self.files == self.total_files)  # elsewhere the summary gives the rates
 
     def message(self, text: str) -> None:
-        """A line of its own (a failure), above the progress line, which is redrawn after it."""
-        self.stream.write(("\r\033[K" if self.live else "") + text + "\n")
+        """A line of its own (a failure, a warning), above the progress line, which is redrawn after it."""
+        self.stream.write(("\r\033[K" if self.live else "") + printable(text) + "\n")
         self.stream.flush()
         if self.live:
             self.draw(force=True)
+
+    def stop(self) -> None:
+        """Ends the progress line early (the run was interrupted), so what follows starts on a line of its own."""
+        if self.live and self.files < self.total_files:
+            self.stream.write("\n")
+            self.stream.flush()
 
     def rates(self) -> str:
         parts = [f"{self.files}/{self.total_files} files"]
