@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from bench.attack import get, production_server
+from bench.attack import get, production_server, request
 from server import create_app
 from tests.conftest import MODEL_DIR, REPO
 from webapp.production import _QueueWarningsPerInterval
@@ -101,6 +101,34 @@ def test_production_server_sends_hsts_only_behind_a_trusted_proxy_that_says_http
         log = server.log_text()
     assert spoofed.status == 200 and "strict-transport-security" not in spoofed.headers
     assert "GET / HTTP" not in log  # the access log is off unless asked for
+
+
+def test_errors_waitress_answers_itself_carry_the_headers_and_are_logged():
+    """400, 413 and 431 come from waitress' parser, before the app runs: they get the app's security headers and an
+    access-log line all the same (webapp/production.py, _ErrorTask)."""
+    bad_requests = {
+        "400": b"GET /bad HTTP/1.1\r\nHost: x\r\nUser-Agent: broken-client\r\nNoColonHere\r\n\r\n",
+        "400 (no Host)": b"GET /hostless HTTP/1.1\r\nConnection: close\r\n\r\n",
+        "413": b"PUT /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 20000\r\n\r\n",
+        # 32 kB of head and no end to it: all read by the time the limit is reached, so the answer is not lost to a
+        # reset (which unread input causes).
+        "431": b"GET /big HTTP/1.1\r\nHost: x\r\nX-Big: ".ljust(32 * 1024, b"y"),
+    }
+    with production_server("--access-log") as server:
+        replies = {name: request(server.port, raw) for name, raw in bad_requests.items()}
+        log = server.log_text()
+    for name, reply in replies.items():
+        assert reply.status == int(name[:3]), (name, reply.status)
+        assert reply.headers["connection"] == "close"
+        assert "default-src 'self'" in reply.headers["content-security-policy"], name
+        assert reply.headers["x-content-type-options"] == "nosniff"
+        assert reply.headers["referrer-policy"] == "no-referrer"
+        assert "server" not in reply.headers
+    assert '"- - -" 400' in log and '"broken-client"' in log  # an unparsed head: only what was read of it
+    assert '"GET /hostless HTTP/1.1" 400' in log
+    assert '"PUT /upload HTTP/1.1" 413' in log
+    assert log.count('"- - -" 431') == 1
+    assert "Traceback" not in log
 
 
 def test_files_are_served_from_memory(tmp_path):

@@ -18,7 +18,13 @@ from typing import Any
 from flask import Flask
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser, ParsingError
 from waitress.server import TcpWSGIServer
+from waitress.task import ErrorTask
+from waitress.utilities import RequestHeaderFieldsTooLarge
+
+from webapp.access_log import log_request
+from webapp.security import security_headers
 
 LOGGER = logging.getLogger("emotion.server")
 
@@ -58,9 +64,44 @@ REQUEST_TIMEOUT_S = 10
 QUEUE_WARNING_INTERVAL_S = 60
 
 
-# The two classes below override waitress internals (pinned in requirements.txt); tests/test_server_attack.py
-# fails if an upgrade changes what they rely on.
+# The classes below override waitress internals (pinned in requirements.txt); tests/test_server_attack.py fails if
+# an upgrade changes what they rely on.
+class _RequestParser(HTTPRequestParser):
+    """waitress' parser, stricter where RFC 9112 asks for it. A ParsingError becomes a 400 (_ErrorTask) after which
+    the connection is closed, so nothing sent behind such a request is ever read as a request of its own."""
+
+    def parse_header(self, header_plus: bytes) -> None:
+        super().parse_header(header_plus)
+        # waitress would decode the chunked body, ignore Content-Length and keep the connection: the shape of request
+        # smuggling, where a proxy in front reads the same bytes the other way (RFC 9112 §6.1: close after it).
+        if self.chunked and "CONTENT_LENGTH" in self.headers:
+            raise ParsingError("A request may not carry both Content-Length and Transfer-Encoding")
+        if self.version == "1.1" and "HOST" not in self.headers:  # RFC 9112 §3.2: 400 for HTTP/1.1 without Host
+            raise ParsingError("An HTTP/1.1 request needs a Host header")
+
+
+class _ErrorTask(ErrorTask):
+    """waitress' own answers (400, 413, 431, and 500 for an exception in the app) never reach the app: give them
+    the headers the app sends, and a line in the access log when it is on."""
+
+    def execute(self) -> None:
+        self.response_headers.extend(security_headers(("'self'",), document=False, secure=False).items())
+        super().execute()
+        if self.channel.server.access_log:
+            request = self.request
+            # The method and target only if the request line was read before the error (for a 431, waitress puts
+            # "GET / HTTP/1.0" in its place); the socket's address, since proxy headers are not believed before a
+            # request parses.
+            parsed = hasattr(request, "command") and not isinstance(request.error, RequestHeaderFieldsTooLarge)
+            method, target, protocol = (request.command, request.request_uri, f"HTTP/{request.version}") if parsed \
+                else ("-", "-", "-")
+            log_request(self.channel.addr[0] if self.channel.addr else "-", method, target, protocol, self.status,
+                        self.content_length, request.headers.get("USER_AGENT", "-"), time.time() - self.start_time)
+
+
 class _Channel(HTTPChannel):
+    parser_class = _RequestParser
+    error_task_class = _ErrorTask
     request_started = 0.0  # when the first byte of the request being received arrived
     overflowed = False  # cut off for leaving too much output unread; the main loop closes it (maintenance)
 
@@ -85,6 +126,7 @@ class _Channel(HTTPChannel):
 
 class _Server(TcpWSGIServer):
     channel_class = _Channel
+    access_log = False  # log waitress' own error answers too (_ErrorTask)
 
     def maintenance(self, now: float) -> None:
         super().maintenance(now)  # marks channels idle for channel_timeout; they close once writable
@@ -151,4 +193,6 @@ def create_server(app: Flask, host: str, port: int, trusted_proxy: str | None = 
     queue_logger = logging.getLogger("waitress.queue")
     if not any(isinstance(existing, _QueueWarningsPerInterval) for existing in queue_logger.filters):
         queue_logger.addFilter(_QueueWarningsPerInterval())
-    return _Server(app, adj=Adjustments(host=host, port=port, **settings))
+    server = _Server(app, adj=Adjustments(host=host, port=port, **settings))
+    server.access_log = bool(app.config.get("ACCESS_LOG"))
+    return server
