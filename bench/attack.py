@@ -18,6 +18,7 @@ import argparse
 import errno
 import json
 import os
+import re
 import resource
 import selectors
 import socket
@@ -581,7 +582,7 @@ def _one_answer(status: int) -> Callable[[Reply], str | None]:
     def check(reply: Reply) -> str | None:
         if reply.status != status:
             return f"status {reply.status}, wanted {status}"
-        if b"HTTP/1." in reply.body:
+        if re.search(rb"HTTP/1\.[01] \d{3} ", reply.body):
             return "a second response followed: the rest of the request was served"
         return _lacks_security_headers(reply)
     return check
