@@ -92,6 +92,22 @@ def test_range_pipeliners_that_never_read_do_not_stop_the_server():
     assert "Traceback" not in log
 
 
+def test_more_idle_sockets_than_the_connection_limit_do_not_lock_visitors_out():
+    """1,100 connections that send nothing, reopened as soon as the server closes them: more than its 1,000 slots.
+    Once they locked every visitor out until channel_timeout (30 s) closed them; now the idle ones make room."""
+    if raise_descriptor_limit(4096) < 1100 + 200:
+        pytest.skip("this process may not open enough sockets (ulimit -n)")
+    with production_server() as server:
+        results, swarm, descriptors = under_attack(server, seconds=15, idle=1100)
+        alive = server.alive()
+        log = server.log_text()
+    assert alive, f"the server died:\n{log[-3000:]}"
+    assert swarm.opened["idle"] >= 1100 and swarm.closed_by_server["idle"] >= 100, swarm.counts()
+    assert results.success_rate >= ACCEPTANCE_SUCCESS_RATE, f"{results.summary()}; {results.failures[:5]}"
+    assert descriptors < 1100, descriptors  # never more than connection_limit, and a few of its own
+    assert "Traceback" not in log
+
+
 @pytest.fixture(scope="module")
 def server():
     with production_server() as live:

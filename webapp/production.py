@@ -10,6 +10,7 @@ cheaply.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import resource
 import time
@@ -61,6 +62,12 @@ SETTINGS: dict[str, Any] = {
 # A request's head (and body, if any) must arrive within this many seconds of its first byte: a client that
 # trickles a header line every few seconds would otherwise hold its connection for ever (slowloris).
 REQUEST_TIMEOUT_S = 10
+# At connection_limit, up to SHED_BATCH connections that are idle (nothing received for IDLE_S) or slow (a request
+# head arriving for over SLOW_HEAD_S) are closed at once to make room (_Server.readable).
+SHED_BATCH = 32
+IDLE_S = 0.5
+ACCEPT_BATCH = 64  # connections accepted per turn of the event loop
+SLOW_HEAD_S = 2
 QUEUE_WARNING_INTERVAL_S = 60
 
 
@@ -127,6 +134,37 @@ class _Channel(HTTPChannel):
 class _Server(TcpWSGIServer):
     channel_class = _Channel
     access_log = False  # log waitress' own error answers too (_ErrorTask)
+    next_shed_warning = 0.0
+
+    def readable(self) -> bool:
+        # waitress stops accepting at connection_limit: 1,100 sockets that send nothing locked every visitor out until
+        # channel_timeout closed them. Instead, as nginx does, the connections that are only taking up a slot make
+        # room, oldest first (see _sheddable).
+        if self.accepting and len(self._map) >= self.adj.connection_limit:
+            self._shed(time.time())
+        return super().readable()
+
+    def handle_accept(self) -> None:
+        # waitress accepts one connection per turn of its loop, and a turn looks at every connection: a thousand
+        # queued by a flood took seconds to drain, and visitors queued behind them. Take what is waiting at once.
+        for _ in range(ACCEPT_BATCH):
+            if len(self._map) >= self.adj.connection_limit:
+                self._shed(time.time())
+                if len(self._map) >= self.adj.connection_limit:
+                    return
+            open_before = len(self._map)
+            super().handle_accept()
+            if len(self._map) == open_before:  # nothing was waiting
+                return
+
+    def _shed(self, now: float) -> None:
+        candidates = [channel for channel in self.active_channels.values() if _sheddable(channel, now)]
+        for channel in heapq.nsmallest(SHED_BATCH, candidates, key=lambda channel: channel.last_activity):
+            channel.handle_close()
+        if candidates and now >= self.next_shed_warning:
+            self.next_shed_warning = now + QUEUE_WARNING_INTERVAL_S
+            LOGGER.warning("%d connections open (the limit): closing the idle and stalled ones first (%d now).",
+                           self.adj.connection_limit, min(SHED_BATCH, len(candidates)))
 
     def maintenance(self, now: float) -> None:
         super().maintenance(now)  # marks channels idle for channel_timeout; they close once writable
@@ -139,6 +177,19 @@ class _Server(TcpWSGIServer):
                 channel.handle_close()
             elif channel.request is not None and now - channel.request_started > REQUEST_TIMEOUT_S:
                 channel.will_close = True
+
+
+def _sheddable(channel: _Channel, now: float) -> bool:
+    """A connection that waits for nothing from us: it has sent nothing for IDLE_S since it opened or had its last
+    answer (a fresh or idle keep-alive one; browsers reopen those without a sound), or has been sending one request
+    head for over SLOW_HEAD_S (a visitor's arrives in one packet). Never one with a request being answered or output
+    pending."""
+    if channel.requests or channel.total_outbufs_len or not channel.connected:
+        return False
+    if channel.request is None:
+        # Not one just accepted: its request may be waiting, unread, in the socket (a visitor's, during a flood).
+        return now - channel.last_activity > IDLE_S
+    return now - channel.request_started > SLOW_HEAD_S
 
 
 class _QueueWarningsPerInterval(logging.Filter):
