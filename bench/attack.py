@@ -379,16 +379,27 @@ def connection_flood(port: int, seconds: float, max_connections: int = 40_000) -
     return opened, failed, time.monotonic() - started
 
 
-def hold_open(port: int, count: int, source: str | None = None) -> list[socket.socket]:
-    """Up to `count` idle connections (fewer if one fails to connect within 2 s), from `source` if given (another
-    loopback address: 127.0.0.2 is as local as 127.0.0.1, and the proxy counts it as a different visitor)."""
+def hold_open(port: int, count: int, source: str | None = None, opening: bytes = b"") -> list[socket.socket]:
+    """Up to `count` connections (fewer if one fails to connect within 2 s), from `source` if given (another
+    loopback address: 127.0.0.2 is as local as 127.0.0.1, and the proxy counts it as a different visitor).
+
+    opening: sent once connected (pipelined requests, say), with a 4 kB receive buffer and nothing ever read: a
+    stalled reader. Without it, the connections are idle."""
     sockets = []
     for _ in range(count):
+        sock = socket.socket()
+        sock.settimeout(2)
         try:
-            sockets.append(socket.create_connection((HOST, port), timeout=2,
-                                                    source_address=(source, 0) if source else None))
+            if opening:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            if source:
+                sock.bind((source, 0))
+            sock.connect((HOST, port))
+            sock.sendall(opening)
         except OSError:
+            sock.close()
             break
+        sockets.append(sock)
     return sockets
 
 
@@ -457,9 +468,10 @@ def slow_range_readers(server: LiveServer, path: str, count: int, seconds: float
 
 @dataclass
 class CeilingStep:
-    sockets: int  # idle connections asked for
+    sockets: int  # connections asked for
     opened: int  # how many connected within 2 s each
-    probes: ProbeResults
+    first_answer_s: float | None  # from the last connection opened to a visitor's first answer; None: not in 30 s
+    probes: ProbeResults  # once a visitor has been answered
     alive: bool
 
     @property
@@ -468,31 +480,44 @@ class CeilingStep:
 
 
 def ceiling_step(port: int, sockets: int, alive: Callable[[], bool], tls: ssl.SSLContext | None = None,
-                 probe_s: float = 8.0) -> CeilingStep:
-    """Holds `sockets` idle connections open and probes `/` (on fresh connections) for `probe_s`."""
-    held = hold_open(port, sockets)
+                 opening: bytes = b"", probe_s: float = 8.0) -> CeilingStep:
+    """Holds `sockets` connections open (idle, or stalled readers of `opening`: see hold_open), waits for a visitor
+    to be answered (stalled readers' requests arrive as one burst, which takes the server a while on a loaded
+    2-core machine: that is throughput, not a ceiling), then probes `/` (on fresh connections) for `probe_s`."""
+    held = hold_open(port, sockets, opening=opening)
     try:
-        prober = Prober(port, ["/"], tls=tls)
-        prober.start()
-        time.sleep(probe_s)
-        results = prober.stop()
+        opened_at = time.monotonic()
+        first_answer_s = None
+        while first_answer_s is None and time.monotonic() - opened_at < 30:
+            try:
+                get(port, "/", timeout_s=PROBE_TIMEOUT_S, tls=tls)
+                first_answer_s = time.monotonic() - opened_at
+            except OSError:
+                time.sleep(0.25)
+        results = ProbeResults(failures=["no answer within 30 s"])
+        if first_answer_s is not None:
+            prober = Prober(port, ["/"], tls=tls)
+            prober.start()
+            time.sleep(probe_s)
+            results = prober.stop()
     finally:
         for sock in held:
             sock.close()
-    step = CeilingStep(sockets, len(held), results, alive())
+    step = CeilingStep(sockets, len(held), first_answer_s, results, alive())
     time.sleep(2)  # the server notices the hang-ups before the next step
     return step
 
 
 def socket_ceiling(port: int, alive: Callable[[], bool], tls: ssl.SSLContext | None = None, start: int = 256,
-                   cap: int = 8192, refinements: int = 3) -> list[CeilingStep]:
-    """Doubles the number of idle connections from `start` up to `cap` until probes fail (under 95% answered within
+                   cap: int = 8192, refinements: int = 3, opening: bytes = b"") -> list[CeilingStep]:
+    """Doubles the number of connections (idle, or stalled readers of `opening`) from `start` up to `cap` until
+    probes fail (under 95% answered within
     2 s) or the server dies, then bisects between the last step that held and the first that did not, `refinements`
     times. Each step takes about 11 s. Returns every step, in the order tried."""
     steps: list[CeilingStep] = []
     count = start
     while count <= cap:
-        steps.append(ceiling_step(port, count, alive, tls))
+        steps.append(ceiling_step(port, count, alive, tls, opening))
         if not steps[-1].held or not alive():
             break
         count *= 2
@@ -504,7 +529,7 @@ def socket_ceiling(port: int, alive: Callable[[], bool], tls: ssl.SSLContext | N
         middle = (low + high) // 2
         if middle in (low, high):
             break
-        steps.append(ceiling_step(port, middle, alive, tls))
+        steps.append(ceiling_step(port, middle, alive, tls, opening))
         low, high = (middle, high) if steps[-1].held else (low, middle)
         if not alive():
             break
@@ -690,6 +715,7 @@ Row = tuple[str, str, str, bool | None]  # held: None for a known limit, shown f
 ACCEPTANCE_SUCCESS_RATE = 0.95
 WHOLE_BUT_ONE_BYTE = "Range: bytes=1-"  # a range as large as the file: once copied per request (1.3 MB each)
 SLOW_READERS = 200
+STALLED_DEPTH = 4  # weight requests a stalled reader leaves unread: 5.3 MB, under the 8 MB at which it is cut off
 RANGE_MEMORY_BOUND_MB = 50  # what 200 slow range readers may add to the server's memory (they once added 700 MB)
 OTHER_LOOPBACK = "127.0.0.2"  # attackers' source address where the proxy's per-address limit would hit the probes
 
@@ -769,7 +795,12 @@ def scenarios(only: str | None) -> Iterator[Callable[[LiveServer], list[Row]]]:
                              "5 s, reopened when closed (limit 1,000), 20 s", server, 20, trickle=1500)]
 
     def ceiling(server: LiveServer) -> list[Row]:
-        return ceiling_rows("`python server.py`", socket_ceiling(server.port, server.alive))
+        # Idle connections, which the server closes first when it runs out of slots; then stalled readers, which
+        # it must not close while their answers are pending (until they stall for channel_timeout, 30 s).
+        idle = ceiling_rows("`python server.py`", socket_ceiling(server.port, server.alive))
+        stalled = pipelined_requests(weights_path(server.port), STALLED_DEPTH)
+        return idle + ceiling_rows("`python server.py`", socket_ceiling(server.port, server.alive, opening=stalled),
+                                   f"stalled readers ({STALLED_DEPTH} weight requests, never read)")
 
     def fuzz(server: LiveServer) -> list[Row]:
         rows = [("fuzz: " + name, "", got if problem is None else f"{got}: {problem}", problem is None)
@@ -783,10 +814,10 @@ def scenarios(only: str | None) -> Iterator[Callable[[LiveServer], list[Row]]]:
             yield scenario
 
 
-def ceiling_rows(where: str, steps: list[CeilingStep]) -> list[Row]:
-    rows: list[Row] = [(f"socket ceiling, {where}", f"{step.sockets:,} idle connections held ({step.opened:,} "
-                        "connected), probing `/` for 8 s", step.probes.summary() + ("" if step.alive else
-                                                                                   "; SERVER DIED"),
+def ceiling_rows(where: str, steps: list[CeilingStep], shape: str = "idle connections") -> list[Row]:
+    rows: list[Row] = [(f"socket ceiling, {where}", f"{step.sockets:,} {shape} held ({step.opened:,} "
+                        "connected), probing `/` for 8 s", _first_answer(step) + step.probes.summary() + (
+                            "" if step.alive else "; SERVER DIED"),
                         step.held or None) for step in steps]
     survived = max((step.sockets for step in steps if step.held), default=0)
     failed = min((step.sockets for step in steps if not step.held), default=None)
@@ -795,6 +826,10 @@ def ceiling_rows(where: str, steps: list[CeilingStep]) -> list[Row]:
     died = not all(step.alive for step in steps)
     return [*rows, (f"socket ceiling, {where}: result", "", verdict + ("; SERVER DIED" if died else ""),
                     None if not died else False)]
+
+
+def _first_answer(step: CeilingStep) -> str:
+    return "" if step.first_answer_s is None else f"first answer after {step.first_answer_s:.1f} s, then "
 
 
 def proxy_scenarios(only: str | None, server: LiveServer, proxy) -> list[Row]:
