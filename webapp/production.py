@@ -10,6 +10,7 @@ cheaply.
 
 from __future__ import annotations
 
+import errno
 import heapq
 import logging
 import resource
@@ -18,7 +19,7 @@ from typing import Any
 
 from flask import Flask
 from waitress.adjustments import Adjustments
-from waitress.channel import HTTPChannel
+from waitress.channel import ClientDisconnected, HTTPChannel
 from waitress.parser import HTTPRequestParser, ParsingError
 from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask
@@ -69,6 +70,7 @@ IDLE_S = 0.5
 ACCEPT_BATCH = 64  # connections accepted per turn of the event loop
 SLOW_HEAD_S = 2
 QUEUE_WARNING_INTERVAL_S = 60
+HANG_UP_ERRNOS = {errno.EPIPE, errno.ECONNRESET, errno.ECONNABORTED, errno.ENOTCONN, errno.ESHUTDOWN, errno.EBADF}
 
 
 # The classes below override waitress internals (pinned in requirements.txt); tests/test_server_attack.py fails if
@@ -216,6 +218,22 @@ class _QueueWarningsPerInterval(logging.Filter):
         return True
 
 
+class _HangUpsWithoutTracebacks(logging.Filter):
+    """A visitor closing the connection mid-response (a closed tab, a cancelled download) is routine, yet waitress
+    3.0.2 can log it with a traceback, from the worker thread and again from the main loop, depending on where the
+    hang-up is noticed (with log_socket_errors, or as "Exception while serving"). Such records keep their message,
+    one line, without the traceback; any other exception keeps its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, ClientDisconnected | ConnectionError) or (
+                isinstance(error, OSError) and error.errno in HANG_UP_ERRNOS):
+            record.msg = f"{record.getMessage()} (the client hung up: {type(error).__name__})"
+            record.args = ()
+            record.exc_info = record.exc_text = None
+        return True
+
+
 def raise_descriptor_limit(connection_limit: int) -> None:
     """Lift the soft RLIMIT_NOFILE towards the hard one: a connection needs a descriptor (plus a few spare)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -241,6 +259,9 @@ def create_server(app: Flask, host: str, port: int, trusted_proxy: str | None = 
         settings.update(trusted_proxy=trusted_proxy, trusted_proxy_count=1,
                         trusted_proxy_headers={"x-forwarded-proto", "x-forwarded-for"})
     raise_descriptor_limit(settings["connection_limit"])
+    waitress_logger = logging.getLogger("waitress")
+    if not any(isinstance(existing, _HangUpsWithoutTracebacks) for existing in waitress_logger.filters):
+        waitress_logger.addFilter(_HangUpsWithoutTracebacks())
     queue_logger = logging.getLogger("waitress.queue")
     if not any(isinstance(existing, _QueueWarningsPerInterval) for existing in queue_logger.filters):
         queue_logger.addFilter(_QueueWarningsPerInterval())
