@@ -824,8 +824,7 @@ def ceiling_rows(where: str, steps: list[CeilingStep], shape: str = "idle connec
     verdict = f"visitors served up to {survived:,} concurrent sockets" + (
         f"; not at {failed:,}" if failed else " (the cap of the probe)")
     died = not all(step.alive for step in steps)
-    return [*rows, (f"socket ceiling, {where}: result", "", verdict + ("; SERVER DIED" if died else ""),
-                    None if not died else False)]
+    return [*rows, (f"socket ceiling, {where}: result", "", verdict + ("; SERVER DIED" if died else ""), not died)]
 
 
 def _first_answer(step: CeilingStep) -> str:

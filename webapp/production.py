@@ -165,7 +165,7 @@ class _Server(TcpWSGIServer):
             channel.handle_close()
         if candidates and now >= self.next_shed_warning:
             self.next_shed_warning = now + QUEUE_WARNING_INTERVAL_S
-            LOGGER.warning("%d connections open (the limit): closing the idle and stalled ones first (%d now).",
+            LOGGER.warning("%d connections open (the limit): closing idle and slow ones to make room (%d now).",
                            self.adj.connection_limit, min(SHED_BATCH, len(candidates)))
 
     def maintenance(self, now: float) -> None:
