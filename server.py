@@ -5,8 +5,9 @@
 
 Face detection and emotion classification run in the visitor's browser. The server answers GET/HEAD only
 (anything else is 405) and its Content-Security-Policy forbids the page from talking to any other origin.
-`create_app()` is a plain WSGI app factory for other servers (`waitress-serve --call server:create_app` works, but
-without the hardening `python server.py` adds).
+`python server.py` is the one way to run it, alone or behind the TLS proxy of docs/production.md: it adds the
+hardening of webapp/production.py, which other WSGI servers (`waitress-serve` included) cannot, so they are not
+supported. `create_app()` builds the Flask app, for the tests and tools.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ def create_app(model_dir: str | Path | None = None, node_modules: str | Path | N
     static_files = load_folder(Path(static_dir or ROOT / "static"))
 
     app = Flask(__name__, static_folder=None, template_folder=str(ROOT / "templates"))
+    app.config["ACCESS_LOG"] = access_log  # webapp/production.py also logs the errors waitress answers by itself
     # Werkzeug would answer /static//x with a 308 to an absolute URL built from the Host header: no such redirects.
     app.url_map.merge_slashes = False
 

@@ -8,76 +8,33 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import shutil
-import ssl
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
-from bench.attack import HOST, free_port, get, production_server, weights_path
-from tests.conftest import REPO
+from bench.attack import (
+    ACCEPTANCE_SUCCESS_RATE,
+    OTHER_LOOPBACK,
+    WHOLE_BUT_ONE_BYTE,
+    Prober,
+    get,
+    pipelined_requests,
+    production_server,
+    raise_descriptor_limit,
+    tls_pipeliners,
+    weights_path,
+)
+from bench.proxy import available as proxy_available
+from bench.proxy import nginx_proxy
 
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-pytestmark = pytest.mark.skipif(not NGINX or not shutil.which("openssl"),
+pytestmark = pytest.mark.skipif(not proxy_available(),
                                 reason="nginx and openssl are needed (apt-get install nginx-light openssl)")
 
 
-def site_config(folder: Path, app_port: int, http_port: int, https_port: int) -> str:
-    """deploy/nginx.conf with loopback ports, the test certificate and no IPv6 listeners, and nothing else changed."""
-    text = (REPO / "deploy" / "nginx.conf").read_text()
-    lines = [line for line in text.splitlines() if "[::]" not in line]
-    text = "\n".join(lines)
-    for old, new in [("127.0.0.1:8000", f"127.0.0.1:{app_port}"), ("listen 80;", f"listen {HOST}:{http_port};"),
-                     ("listen 443 ssl", f"listen {HOST}:{https_port} ssl"), ("emotion.example.org", "localhost"),
-                     ("/etc/letsencrypt/live/localhost/fullchain.pem", str(folder / "cert.pem")),
-                     ("/etc/letsencrypt/live/localhost/privkey.pem", str(folder / "key.pem"))]:
-        assert old in text, f"deploy/nginx.conf no longer contains {old!r}"
-        text = text.replace(old, new)
-    return text
-
-
 @pytest.fixture(scope="module")
-def proxied(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("nginx")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=DNS:localhost", "-keyout", str(folder / "key.pem"),
-                    "-out", str(folder / "cert.pem")], check=True, capture_output=True, timeout=60)
-    http_port, https_port = free_port(), free_port()
-    with production_server("--trusted-proxy", "127.0.0.1") as app_server:
-        (folder / "site.conf").write_text(site_config(folder, app_server.port, http_port, https_port))
-        temp = folder / "temp"
-        temp.mkdir()
-        (folder / "nginx.conf").write_text(f"""
-worker_processes 1;
-error_log {folder}/error.log warn;
-pid {folder}/nginx.pid;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    client_body_temp_path {temp}/body; proxy_temp_path {temp}/proxy; fastcgi_temp_path {temp}/fastcgi;
-    uwsgi_temp_path {temp}/uwsgi; scgi_temp_path {temp}/scgi;
-    include {folder}/site.conf;
-}}
-""")
-        nginx = subprocess.Popen([NGINX, "-p", str(folder), "-c", str(folder / "nginx.conf"), "-g", "daemon off;"],
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    get(https_port, "/", timeout_s=1)  # plain HTTP to the TLS port: nginx answers 400
-                    break
-                except OSError:
-                    if nginx.poll() is not None or time.monotonic() > deadline:
-                        pytest.fail(f"nginx did not start: {nginx.stdout.read().decode()[-2000:]}")
-                    time.sleep(0.2)
-            context = ssl.create_default_context(cafile=str(folder / "cert.pem"))
-            yield {"https": https_port, "http": http_port, "context": context, "app": app_server}
-        finally:
-            nginx.terminate()
-            nginx.wait(timeout=15)
+def proxied():
+    with production_server("--trusted-proxy", "127.0.0.1") as app_server, nginx_proxy(app_server.port) as proxy:
+        yield {"https": proxy.https, "http": proxy.http, "context": proxy.context, "app": app_server, "proxy": proxy}
 
 
 def fetch(proxied, path: str, method: str = "GET", headers: dict | None = None) -> tuple[int, dict, bytes]:
@@ -119,3 +76,26 @@ def test_uploads_are_refused(proxied):
     assert status == 405
     status, _, _ = fetch(proxied, "/", method="POST", headers={"Content-Length": str(1 << 20)})
     assert status in (405, 413)
+
+
+def test_range_pipeliners_that_never_read_leave_the_proxied_server_up(proxied):
+    """The attack of tests/test_server_attack.py against the other documented way to run the server: 90 HTTPS
+    clients x 16 pipelined `Range: bytes=1-` weight requests, never read. They come from another loopback address,
+    so the per-address limit (32 connections) holds them back without holding back the probes."""
+    raise_descriptor_limit(1024)
+    https, context = proxied["https"], proxied["context"]
+    weights = weights_path(https, context)
+    attackers = tls_pipeliners(https, context, 90, pipelined_requests(weights, 16, WHOLE_BUT_ONE_BYTE),
+                               source=OTHER_LOOPBACK)
+    try:
+        prober = Prober(https, ["/", weights], tls=context)
+        prober.start()
+        time.sleep(15)
+        results = prober.stop()
+    finally:
+        for connection in attackers:
+            connection.close()
+    assert len(attackers) == 90
+    assert proxied["app"].alive() and proxied["proxy"].alive()
+    assert results.success_rate >= ACCEPTANCE_SUCCESS_RATE, f"{results.summary()}; {results.failures[:5]}"
+    assert "Traceback" not in proxied["app"].log_text()

@@ -166,9 +166,10 @@ def test_refuses_old_python():
     assert "needs Python 3.10 or newer" in completed.stderr
 
 
-def test_waitress_serves_the_app_factory(tmp_path):
-    """create_app is a plain WSGI factory other servers can run: waitress-serve --call server:create_app (stock
-    waitress settings; `python server.py` is the hardened production command, see test_server_hardening.py)."""
+def test_stock_waitress_still_runs_the_app_factory_for_comparisons(tmp_path):
+    """bench/attack.py --stock and bench/load.py --stock compare `python server.py` with the same app under waitress'
+    stock settings (waitress-serve --call server:create_app). That is not a supported way to serve it (it lacks the
+    hardening, see webapp/production.py), but the comparison must keep working."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

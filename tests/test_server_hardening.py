@@ -3,18 +3,21 @@ items of the audit (500s on odd names, symlinked static/, Host reflection, gzip;
 
 from __future__ import annotations
 
+import errno
 import gzip
 import logging
 import shutil
+import socket
+import struct
 import subprocess
 import sys
 
 import pytest
 
-from bench.attack import get, production_server
+from bench.attack import HOST, get, pipelined_requests, production_server, request, weights_path
 from server import create_app
 from tests.conftest import MODEL_DIR, REPO
-from webapp.production import _QueueWarningsPerInterval
+from webapp.production import _QueueWarningsPerInterval, create_server
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +104,79 @@ def test_production_server_sends_hsts_only_behind_a_trusted_proxy_that_says_http
         log = server.log_text()
     assert spoofed.status == 200 and "strict-transport-security" not in spoofed.headers
     assert "GET / HTTP" not in log  # the access log is off unless asked for
+
+
+def test_errors_waitress_answers_itself_carry_the_headers_and_are_logged():
+    """400, 413 and 431 come from waitress' parser, before the app runs: they get the app's security headers and an
+    access-log line all the same (webapp/production.py, _ErrorTask)."""
+    bad_requests = {
+        "400": b"GET /bad HTTP/1.1\r\nHost: x\r\nUser-Agent: broken-client\r\nNoColonHere\r\n\r\n",
+        "400 (no Host)": b"GET /hostless HTTP/1.1\r\nConnection: close\r\n\r\n",
+        "413": b"PUT /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 20000\r\n\r\n",
+        # 32 kB of head and no end to it: all read by the time the limit is reached, so the answer is not lost to a
+        # reset (which unread input causes).
+        "431": b"GET /big HTTP/1.1\r\nHost: x\r\nX-Big: ".ljust(32 * 1024, b"y"),
+    }
+    with production_server("--access-log") as server:
+        replies = {name: request(server.port, raw) for name, raw in bad_requests.items()}
+        log = server.log_text()
+    for name, reply in replies.items():
+        assert reply.status == int(name[:3]), (name, reply.status)
+        assert reply.headers["connection"] == "close"
+        assert "default-src 'self'" in reply.headers["content-security-policy"], name
+        assert reply.headers["x-content-type-options"] == "nosniff"
+        assert reply.headers["referrer-policy"] == "no-referrer"
+        assert "server" not in reply.headers
+    assert '"- - -" 400' in log and '"broken-client"' in log  # an unparsed head: only what was read of it
+    assert '"GET /hostless HTTP/1.1" 400' in log
+    assert '"PUT /upload HTTP/1.1" 413' in log
+    assert log.count('"- - -" 431') == 1
+    assert "Traceback" not in log
+
+
+def test_clients_hanging_up_mid_response_leave_no_traceback():
+    """Closed tabs and cancelled downloads, every way: a FIN or a reset, in the middle of the weights, of a range,
+    of pipelined requests. The log stays free of tracebacks (waitress 3.0.2 can print them twice, see below)."""
+    with production_server("--access-log") as server:
+        weights = weights_path(server.port)
+        for raw in (pipelined_requests(weights, 1), pipelined_requests(weights, 4, "Range: bytes=1-"),
+                    pipelined_requests("/", 8)):
+            for reset in (False, True):
+                with socket.create_connection((HOST, server.port)) as client:
+                    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                    client.sendall(raw)
+                    assert client.recv(100)[:12] in (b"HTTP/1.1 200", b"HTTP/1.1 206")
+                    if reset:
+                        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        assert get(server.port, "/").status == 200 and server.alive()
+        log = server.log_text()
+    assert "Traceback" not in log and " 200 " in log
+
+
+def test_hang_up_records_lose_their_traceback_and_other_errors_keep_theirs(app):
+    """The workaround create_server() installs on the "waitress" logger, fed what waitress logs on a hang-up."""
+    create_server(app, HOST, 0).close()
+    logger = logging.getLogger("waitress")
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.emit = lambda record: lines.append(handler.format(record))
+    logger.addHandler(handler)
+    try:
+        for error in (ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"),
+                      OSError(errno.EPIPE, "Broken pipe"), ValueError("a real bug")):
+            try:
+                raise error
+            except OSError:
+                logger.exception("Socket error")
+            except ValueError:
+                logger.exception("Exception while serving /%s", "x")
+    finally:
+        logger.removeHandler(handler)
+    reset, pipe, bug = lines
+    assert reset == "Socket error (the client hung up: ConnectionResetError)"
+    assert pipe == "Socket error (the client hung up: BrokenPipeError)"
+    assert bug.startswith("Exception while serving /x\nTraceback") and "ValueError: a real bug" in bug
 
 
 def test_files_are_served_from_memory(tmp_path):

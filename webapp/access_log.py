@@ -29,15 +29,20 @@ class AccessLog:
             length = next((value for name, value in headers if name.lower() == "content-length"), "-")
             query = environ.get("QUERY_STRING")
             target = environ.get("PATH_INFO", "") + (f"?{query}" if query else "")
-            self.logger.info(
-                '%s - - [%s] "%s %s %s" %s %s "-" "%s" %.1fms',
-                environ.get("REMOTE_ADDR", "-"), time.strftime("%d/%b/%Y:%H:%M:%S %z"), environ.get("REQUEST_METHOD"),
-                _printable(target), environ.get("SERVER_PROTOCOL"), status.split(" ", 1)[0], length,
-                _printable(environ.get("HTTP_USER_AGENT", "-")), (time.perf_counter() - started) * 1000,
-            )
+            log_request(environ.get("REMOTE_ADDR", "-"), environ.get("REQUEST_METHOD", "-"), target,
+                        environ.get("SERVER_PROTOCOL", "-"), status, length, environ.get("HTTP_USER_AGENT", "-"),
+                        time.perf_counter() - started, self.logger)
             return start_response(status, headers, *args)
 
         return self.app(environ, logging_start_response)
+
+
+def log_request(address: str, method: str, target: str, protocol: str, status: str, length: int | str | None,
+                user_agent: str, seconds: float, logger: logging.Logger = LOGGER) -> None:
+    """One access-log line. Also used for the answers waitress gives without the app (webapp/production.py)."""
+    logger.info('%s - - [%s] "%s %s %s" %s %s "-" "%s" %.1fms', address, time.strftime("%d/%b/%Y:%H:%M:%S %z"),
+                _printable(method), _printable(target), _printable(protocol), status.split(" ", 1)[0],
+                "-" if length is None else length, _printable(user_agent), seconds * 1000)
 
 
 def _printable(text: str) -> str:

@@ -12,9 +12,10 @@ from webapp.assets import Asset
 IMMUTABLE = "public, max-age=31536000, immutable"  # for URLs that carry a version or content hash
 REVALIDATE = "no-cache"  # may be stored, but asked about (cheaply, via ETag) on every use
 
-# Bodies at least this big go to waitress as a file wrapper around the shared bytes (SharedBody): it sends straight
-# from them, where a plain body is first copied into a per-connection buffer (spilled to a temporary file past 1 MB,
-# one descriptor per pending response: how 90 non-reading clients once pushed the server past 1,024 descriptors).
+# Bodies at least this big, whole or a byte range of them, go to waitress as a file wrapper around the shared bytes
+# (SharedBody): it sends straight from them, where a plain body is first copied into a per-connection buffer (spilled
+# to a temporary file past 1 MB, one descriptor per pending response: how 90 non-reading clients once pushed the
+# server past 1,024 descriptors, and how 200 slow readers of `Range: bytes=1-` once held 700 MB of copies).
 ZERO_COPY_MIN_BYTES = 64 * 1024
 
 
@@ -57,10 +58,10 @@ def respond(request: Request, asset: Asset, cache_control: str) -> Response:
                 response.headers["Content-Range"] = f"bytes */{len(body)}"
                 return headed(response)
             start, stop = span
-            response = Response(body[start:stop], 206, content_type=asset.content_type)
+            response = _body_response(request, body, asset.content_type, 206, start, stop)
             response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{len(body)}"
             return headed(response)
-    response = _full_body(request, body, asset.content_type)
+    response = _body_response(request, body, asset.content_type, 200, 0, len(body))
     if use_gzip:
         response.headers["Content-Encoding"] = "gzip"
     return headed(response)
@@ -79,20 +80,25 @@ def _empty(status: int) -> Response:
     return response
 
 
-def _full_body(request: Request, body: bytes, content_type: str) -> Response:
+def _body_response(request: Request, body: bytes, content_type: str, status: int, start: int, stop: int) -> Response:
+    """A response carrying body[start:stop], sent from the shared bytes (no copy) when it is large."""
     file_wrapper = request.environ.get("wsgi.file_wrapper")
-    if file_wrapper is None or len(body) < ZERO_COPY_MIN_BYTES:
-        return Response(body, content_type=content_type)
-    response = Response(file_wrapper(SharedBody(body)), content_type=content_type, direct_passthrough=True)
-    response.content_length = len(body)
+    if file_wrapper is None or stop - start < ZERO_COPY_MIN_BYTES:
+        part = body if (start, stop) == (0, len(body)) else body[start:stop]  # small: a copy is cheaper than a file
+        return Response(part, status, content_type=content_type)
+    # A memoryview slice, not body[start:stop]: slicing bytes copies them, once per request.
+    response = Response(file_wrapper(SharedBody(memoryview(body)[start:stop])), status, content_type=content_type,
+                        direct_passthrough=True)
+    response.content_length = stop - start
     return response
 
 
 class SharedBody(io.RawIOBase):
-    """A read-only file over bytes shared by every connection, whose reads are memoryview slices of them: waitress
-    hands those to socket.send() as they are, so a 1.4 MB response is never copied in Python."""
+    """A read-only file over bytes shared by every connection (or a view of part of them), whose reads are
+    memoryview slices of them: waitress hands those to socket.send() as they are, so a 1.4 MB response is never
+    copied in Python."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes | memoryview) -> None:
         super().__init__()
         self._view = memoryview(data)
         self._position = 0

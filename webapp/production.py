@@ -10,6 +10,8 @@ cheaply.
 
 from __future__ import annotations
 
+import errno
+import heapq
 import logging
 import resource
 import time
@@ -17,8 +19,14 @@ from typing import Any
 
 from flask import Flask
 from waitress.adjustments import Adjustments
-from waitress.channel import HTTPChannel
+from waitress.channel import ClientDisconnected, HTTPChannel
+from waitress.parser import HTTPRequestParser, ParsingError
 from waitress.server import TcpWSGIServer
+from waitress.task import ErrorTask
+from waitress.utilities import RequestHeaderFieldsTooLarge
+
+from webapp.access_log import log_request
+from webapp.security import security_headers
 
 LOGGER = logging.getLogger("emotion.server")
 
@@ -55,12 +63,54 @@ SETTINGS: dict[str, Any] = {
 # A request's head (and body, if any) must arrive within this many seconds of its first byte: a client that
 # trickles a header line every few seconds would otherwise hold its connection for ever (slowloris).
 REQUEST_TIMEOUT_S = 10
+# At connection_limit, up to SHED_BATCH connections that are idle (nothing received for IDLE_S) or slow (a request
+# head arriving for over SLOW_HEAD_S) are closed at once to make room (_Server.readable).
+SHED_BATCH = 32
+IDLE_S = 0.5
+ACCEPT_BATCH = 64  # connections accepted per turn of the event loop
+SLOW_HEAD_S = 2
 QUEUE_WARNING_INTERVAL_S = 60
+HANG_UP_ERRNOS = {errno.EPIPE, errno.ECONNRESET, errno.ECONNABORTED, errno.ENOTCONN, errno.ESHUTDOWN, errno.EBADF}
 
 
-# The two classes below override waitress internals (pinned in requirements.txt); tests/test_server_attack.py
-# fails if an upgrade changes what they rely on.
+# The classes below override waitress internals (pinned in requirements.txt); tests/test_server_attack.py fails if
+# an upgrade changes what they rely on.
+class _RequestParser(HTTPRequestParser):
+    """waitress' parser, stricter where RFC 9112 asks for it. A ParsingError becomes a 400 (_ErrorTask) after which
+    the connection is closed, so nothing sent behind such a request is ever read as a request of its own."""
+
+    def parse_header(self, header_plus: bytes) -> None:
+        super().parse_header(header_plus)
+        # waitress would decode the chunked body, ignore Content-Length and keep the connection: the shape of request
+        # smuggling, where a proxy in front reads the same bytes the other way (RFC 9112 §6.1: close after it).
+        if self.chunked and "CONTENT_LENGTH" in self.headers:
+            raise ParsingError("A request may not carry both Content-Length and Transfer-Encoding")
+        if self.version == "1.1" and "HOST" not in self.headers:  # RFC 9112 §3.2: 400 for HTTP/1.1 without Host
+            raise ParsingError("An HTTP/1.1 request needs a Host header")
+
+
+class _ErrorTask(ErrorTask):
+    """waitress' own answers (400, 413, 431, and 500 for an exception in the app) never reach the app: give them
+    the headers the app sends, and a line in the access log when it is on."""
+
+    def execute(self) -> None:
+        self.response_headers.extend(security_headers(("'self'",), document=False, secure=False).items())
+        super().execute()
+        if self.channel.server.access_log:
+            request = self.request
+            # The method and target only if the request line was read before the error (for a 431, waitress puts
+            # "GET / HTTP/1.0" in its place); the socket's address, since proxy headers are not believed before a
+            # request parses.
+            parsed = hasattr(request, "command") and not isinstance(request.error, RequestHeaderFieldsTooLarge)
+            method, target, protocol = (request.command, request.request_uri, f"HTTP/{request.version}") if parsed \
+                else ("-", "-", "-")
+            log_request(self.channel.addr[0] if self.channel.addr else "-", method, target, protocol, self.status,
+                        self.content_length, request.headers.get("USER_AGENT", "-"), time.time() - self.start_time)
+
+
 class _Channel(HTTPChannel):
+    parser_class = _RequestParser
+    error_task_class = _ErrorTask
     request_started = 0.0  # when the first byte of the request being received arrived
     overflowed = False  # cut off for leaving too much output unread; the main loop closes it (maintenance)
 
@@ -85,6 +135,38 @@ class _Channel(HTTPChannel):
 
 class _Server(TcpWSGIServer):
     channel_class = _Channel
+    access_log = False  # log waitress' own error answers too (_ErrorTask)
+    next_shed_warning = 0.0
+
+    def readable(self) -> bool:
+        # waitress stops accepting at connection_limit: 1,100 sockets that send nothing locked every visitor out until
+        # channel_timeout closed them. Instead, as nginx does, the connections that are only taking up a slot make
+        # room, oldest first (see _sheddable).
+        if self.accepting and len(self._map) >= self.adj.connection_limit:
+            self._shed(time.time())
+        return super().readable()
+
+    def handle_accept(self) -> None:
+        # waitress accepts one connection per turn of its loop, and a turn looks at every connection: a thousand
+        # queued by a flood took seconds to drain, and visitors queued behind them. Take what is waiting at once.
+        for _ in range(ACCEPT_BATCH):
+            if len(self._map) >= self.adj.connection_limit:
+                self._shed(time.time())
+                if len(self._map) >= self.adj.connection_limit:
+                    return
+            open_before = len(self._map)
+            super().handle_accept()
+            if len(self._map) == open_before:  # nothing was waiting
+                return
+
+    def _shed(self, now: float) -> None:
+        candidates = [channel for channel in self.active_channels.values() if _sheddable(channel, now)]
+        for channel in heapq.nsmallest(SHED_BATCH, candidates, key=lambda channel: channel.last_activity):
+            channel.handle_close()
+        if candidates and now >= self.next_shed_warning:
+            self.next_shed_warning = now + QUEUE_WARNING_INTERVAL_S
+            LOGGER.warning("%d connections open (the limit): closing idle and slow ones to make room (%d now).",
+                           self.adj.connection_limit, min(SHED_BATCH, len(candidates)))
 
     def maintenance(self, now: float) -> None:
         super().maintenance(now)  # marks channels idle for channel_timeout; they close once writable
@@ -97,6 +179,19 @@ class _Server(TcpWSGIServer):
                 channel.handle_close()
             elif channel.request is not None and now - channel.request_started > REQUEST_TIMEOUT_S:
                 channel.will_close = True
+
+
+def _sheddable(channel: _Channel, now: float) -> bool:
+    """A connection that waits for nothing from us: it has sent nothing for IDLE_S since it opened or had its last
+    answer (a fresh or idle keep-alive one; browsers reopen those without a sound), or has been sending one request
+    head for over SLOW_HEAD_S (a visitor's arrives in one packet). Never one with a request being answered or output
+    pending."""
+    if channel.requests or channel.total_outbufs_len or not channel.connected:
+        return False
+    if channel.request is None:
+        # Not one just accepted: its request may be waiting, unread, in the socket (a visitor's, during a flood).
+        return now - channel.last_activity > IDLE_S
+    return now - channel.request_started > SLOW_HEAD_S
 
 
 class _QueueWarningsPerInterval(logging.Filter):
@@ -120,6 +215,22 @@ class _QueueWarningsPerInterval(logging.Filter):
         record.msg = "Task queue depth reached %d (%d more such warnings in the last %d s)"
         record.args = (self.deepest, self.suppressed, self.interval_s)
         self.next_at, self.suppressed, self.deepest = now + self.interval_s, 0, 0
+        return True
+
+
+class _HangUpsWithoutTracebacks(logging.Filter):
+    """A visitor closing the connection mid-response (a closed tab, a cancelled download) is routine, yet waitress
+    3.0.2 can log it with a traceback, from the worker thread and again from the main loop, depending on where the
+    hang-up is noticed (with log_socket_errors, or as "Exception while serving"). Such records keep their message,
+    one line, without the traceback; any other exception keeps its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, ClientDisconnected | ConnectionError) or (
+                isinstance(error, OSError) and error.errno in HANG_UP_ERRNOS):
+            record.msg = f"{record.getMessage()} (the client hung up: {type(error).__name__})"
+            record.args = ()
+            record.exc_info = record.exc_text = None
         return True
 
 
@@ -148,7 +259,12 @@ def create_server(app: Flask, host: str, port: int, trusted_proxy: str | None = 
         settings.update(trusted_proxy=trusted_proxy, trusted_proxy_count=1,
                         trusted_proxy_headers={"x-forwarded-proto", "x-forwarded-for"})
     raise_descriptor_limit(settings["connection_limit"])
+    waitress_logger = logging.getLogger("waitress")
+    if not any(isinstance(existing, _HangUpsWithoutTracebacks) for existing in waitress_logger.filters):
+        waitress_logger.addFilter(_HangUpsWithoutTracebacks())
     queue_logger = logging.getLogger("waitress.queue")
     if not any(isinstance(existing, _QueueWarningsPerInterval) for existing in queue_logger.filters):
         queue_logger.addFilter(_QueueWarningsPerInterval())
-    return _Server(app, adj=Adjustments(host=host, port=port, **settings))
+    server = _Server(app, adj=Adjustments(host=host, port=port, **settings))
+    server.access_log = bool(app.config.get("ACCESS_LOG"))
+    return server

@@ -42,18 +42,26 @@ def content_security_policy(frame_ancestors: tuple[str, ...], document: bool = F
     return "; ".join(f"{name} {value}" for name, value in directives.items())
 
 
-def add_common_headers(response: Response, frame_ancestors: Iterable[str], secure: bool) -> Response:
-    """`secure`: the visitor reached us over HTTPS (directly, or through a trusted proxy that says so)."""
-    document = response.mimetype == "text/html"
-    response.headers["Content-Security-Policy"] = content_security_policy(tuple(frame_ancestors), document)
+def security_headers(frame_ancestors: tuple[str, ...], document: bool, secure: bool) -> dict[str, str]:
+    """The headers every response carries. `document`: an HTML page. `secure`: the visitor reached us over HTTPS
+    (directly, or through a trusted proxy that says so)."""
+    headers = {"Content-Security-Policy": content_security_policy(frame_ancestors, document)}
     if document:
         # A page opened from another site gets its own browsing context group: no window handle to or from it.
         # The embed widget talks to its parent frame only, never to an opener, so it loses nothing either.
-        response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        headers["Cross-Origin-Opener-Policy"] = "same-origin"
     if secure:
-        response.headers["Strict-Transport-Security"] = HSTS  # ignored by browsers over plain HTTP anyway
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Permissions-Policy"] = "camera=(self), microphone=(), geolocation=()"
-    response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+        headers["Strict-Transport-Security"] = HSTS  # ignored by browsers over plain HTTP anyway
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["Permissions-Policy"] = "camera=(self), microphone=(), geolocation=()"
+    headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    return headers
+
+
+def add_common_headers(response: Response, frame_ancestors: Iterable[str], secure: bool) -> Response:
+    headers = security_headers(tuple(frame_ancestors), response.mimetype == "text/html", secure)
+    if "Cross-Origin-Resource-Policy" in response.headers:  # a file other sites load (embed.js) keeps its own
+        del headers["Cross-Origin-Resource-Policy"]
+    response.headers.update(headers)
     return response
