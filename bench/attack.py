@@ -82,7 +82,7 @@ def production_server(*args: str, python: str = sys.executable, start_timeout_s:
     """`python server.py --host 127.0.0.1 --port <free> ARGS` in a subprocess, stopped on exit.
 
     stock: run the same app under waitress' stock settings instead (`waitress-serve --call server:create_app`,
-    the production command before issue 9), for comparison.
+    the production command before the hardened server), for comparison.
     """
     port = free_port()
     if stock:

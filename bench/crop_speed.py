@@ -1,5 +1,5 @@
 """Classifier input preparation in the page, per 640×480 frame: the whole frame made into a float tensor then
-cropped (the way the page did it before issue 10) against only each face's pixels read and converted (now).
+cropped (the way the page once did it) against only each face's pixels read and converted (now).
 
     .venv/bin/python bench/crop_speed.py [--backend wasm] [--repeats 40]
 

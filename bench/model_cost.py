@@ -1,6 +1,6 @@
 """What a candidate network costs per face in the browser, before anyone trains it: parameters, multiply-adds,
 float16 weights and TF.js WASM milliseconds at batch 1, timed in one page beside Human's emotion model (the speed
-budget of issue 12) so that only same-run ratios are compared.
+budget: no slower than Human's) so that only same-run ratios are compared.
 
     .venv/bin/python bench/model_cost.py pyramid:16 pyramid:12 separable:24 --shipped
 
