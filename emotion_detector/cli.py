@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="CPU threads for inference (default: every core)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress display (failures still reported)")
+    from emotion_detector.cluster import add_arguments  # here, not at the top: it imports this module
+
+    add_arguments(parser)
     return parser
 
 
@@ -201,6 +204,10 @@ class Runner:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.cluster:
+        from emotion_detector.cluster import run_from_command_line
+
+        return run_from_command_line(args)
     summary = Summary()
     jobs = collect(args.paths, summary)
     try:
