@@ -73,14 +73,16 @@ class RunFolder:
             self._append({"settings": self.settings})
 
     def _read_manifest(self) -> None:
-        lines = self.manifest.read_text(encoding="utf-8").splitlines()
+        text = self.manifest.read_bytes()
+        complete = text[:text.rfind(b"\n") + 1]
+        if len(complete) < len(text):  # a line cut short by a crash while appending: not a record; drop it so the
+            with open(self.manifest, "r+b") as handle:  # next line appended starts a line of its own
+                handle.truncate(len(complete))
         entries = []
-        for number, line in enumerate(lines, 1):
+        for number, line in enumerate(complete.decode("utf-8").splitlines(), 1):
             try:
                 entries.append(json.loads(line))
             except ValueError:
-                if number == len(lines):  # the last line, cut short by a crash while appending: not a record
-                    break
                 raise RunFolderError(f"{self.manifest}, line {number}: not JSON; delete {self.folder} to start "
                                      f"again") from None
         stored = entries[0].get("settings") if entries else None

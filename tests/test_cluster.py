@@ -248,6 +248,27 @@ def test_bad_files_are_each_reported_and_the_run_exits_non_zero(dask_cluster, tm
     assert list(csv.DictReader(output.open())) == rows
 
 
+def test_a_manifest_line_cut_by_a_crash_is_dropped_and_other_settings_are_refused(tmp_path) -> None:
+    from dataclasses import replace
+
+    from emotion_detector.cluster_store import RunFolder, RunFolderError
+    from emotion_detector.cluster_tasks import FileResult, Settings
+
+    settings = Settings(str(MODEL_DIR), None, "auto", None, 1, 300, 0.1, "jsonl", SEGMENT_FRAMES)
+    output = tmp_path / "faces.jsonl"
+    RunFolder(output, settings).add_shard([FileResult("a.png", '{"file": "a.png"}\n', 1, 1, 0, 0.5)])
+    manifest = tmp_path / "faces.jsonl.parts" / "manifest.jsonl"
+    with manifest.open("a") as handle:
+        handle.write('{"shard": "shard-000001.jsonl", "number": 1, "fi')  # the driver killed mid-write
+    resumed = RunFolder(output, settings)
+    assert list(resumed.files) == ["a.png"]
+    resumed.add_shard([FileResult("b.png", '{"file": "b.png"}\n', 1, 1, 0, 0.5)])
+    again = RunFolder(output, settings)
+    assert list(again.files) == ["a.png", "b.png"] and again.rows_of("b.png") == b'{"file": "b.png"}\n'
+    with pytest.raises(RunFolderError, match="other settings \\(every_n_frames\\)"):
+        RunFolder(output, replace(settings, every_n_frames=2))
+
+
 def test_the_plain_package_does_not_pull_in_the_engine() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     engines = ("dask", "distributed", "pyarrow", "ray")
