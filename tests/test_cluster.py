@@ -35,7 +35,7 @@ from emotion_detector.cluster import analyse, local_cluster  # noqa: E402
 from emotion_detector.cluster_segments import plan_segments  # noqa: E402
 
 KEYFRAME_EVERY = 10
-SEGMENT_FRAMES = 10  # the test videos (30 and 40 frames) are cut into 3 and 4 segments
+SEGMENT_FRAMES = 10  # the test videos (20 and 30 frames) are cut into 2 and 3 segments
 
 
 def write_keyframed_video(frames: list[np.ndarray], path: Path, fps: int = 15,
@@ -55,7 +55,7 @@ def write_keyframed_video(frames: list[np.ndarray], path: Path, fps: int = 15,
     return path
 
 
-def zoom_with_newcomer_frames(count: int = 40) -> list[np.ndarray]:
+def zoom_with_newcomer_frames(count: int = 30) -> list[np.ndarray]:
     """The astronaut growing from 320 to 420 px (a zoom), and from frame 14 on a second face beside her (her own
     head, mirrored): a track that starts inside the second segment and must keep its ID across the later cuts."""
     x0, y0, x1, y1 = ASTRONAUT_FACE
@@ -76,10 +76,9 @@ def zoom_with_newcomer_frames(count: int = 40) -> list[np.ndarray]:
 def make_inputs(folder: Path) -> Path:
     (folder / "videos").mkdir(parents=True)
     save_png(astronaut(), folder / "astronaut.png")
-    save_png(astronaut()[:, ::-1].copy(), folder / "mirrored.png")
     exif_rotated_jpeg(folder / "rotated.jpg")
-    write_keyframed_video(astronaut_video_frames(30), folder / "videos" / "drift.mp4")
-    write_keyframed_video(zoom_with_newcomer_frames(40), folder / "videos" / "zoom.mp4")
+    write_keyframed_video(astronaut_video_frames(20), folder / "videos" / "drift.mp4")
+    write_keyframed_video(zoom_with_newcomer_frames(30), folder / "videos" / "zoom.mp4")
     return folder
 
 
@@ -139,25 +138,25 @@ def files_in_shards(entries: list[dict]) -> list[str]:
 
 def test_videos_are_cut_at_keyframes(inputs) -> None:
     drift, zoom = inputs / "videos" / "drift.mp4", inputs / "videos" / "zoom.mp4"
-    assert [(s.start, s.end) for s in plan_segments(drift, SEGMENT_FRAMES)] == [(0, 10), (10, 20), (20, 30)]
-    assert [(s.start, s.end) for s in plan_segments(zoom, 15)] == [(0, 20), (20, 40)]  # cuts only at keyframes
-    assert plan_segments(drift, 16) is None  # no keyframe leaves two segments of 16 frames: read in one pass
+    assert [(s.start, s.end) for s in plan_segments(zoom, SEGMENT_FRAMES)] == [(0, 10), (10, 20), (20, 30)]
+    assert [(s.start, s.end) for s in plan_segments(drift, 7)] == [(0, 10), (10, 20)]  # cuts only at keyframes
+    assert plan_segments(drift, 11) is None  # no keyframe leaves two segments of 11 frames: read in one pass
 
 
 def test_rows_equal_the_single_process_command_line(inputs, reference, dask_cluster, tmp_path) -> None:
     address, _ = dask_cluster
     output = tmp_path / "faces.csv"
     summary = analyse([inputs], output, address, model_dir=MODEL_DIR, segment_frames=SEGMENT_FRAMES)
-    assert not summary.failures and summary.files == 5
-    assert summary.segments == 3 + 4  # both videos were cut and analysed in parallel
+    assert not summary.failures and summary.files == 4
+    assert summary.segments == 2 + 3  # both videos were cut and analysed in parallel
     rows = list(csv.reader(output.open()))
     assert rows == reference
     video_rows = [row for row in rows[1:] if row[1] == "video"]
-    assert len(video_rows) == 30 + 40 + 26  # her face in every frame, and the newcomer's from frame 14
+    assert len(video_rows) == 20 + 30 + 16  # her face in every frame, and the newcomer's from frame 14
     zoom = [row for row in video_rows if row[0].endswith("zoom.mp4")]
     newcomer = [row for row in zoom if float(row[5]) > 400]  # the face entering at frame 14, in segment 2
-    assert [int(row[2]) for row in newcomer] == list(range(14, 40))
-    assert {row[4] for row in newcomer} == {"2"}  # one track ID across the cuts at frames 20 and 30
+    assert [int(row[2]) for row in newcomer] == list(range(14, 30))
+    assert {row[4] for row in newcomer} == {"2"}  # one track ID across the cut at frame 20
     assert not output.with_name("faces.csv.parts").exists()  # the run's working folder is gone once all is done
 
 
@@ -177,7 +176,7 @@ def test_worker_killed_mid_run_loses_and_repeats_nothing(inputs, reference, dask
     while not manifest_entries(output)[1:] and run.is_alive() and time.monotonic() < deadline:
         time.sleep(0.02)
     entries = manifest_entries(output)
-    assert run.is_alive() and len(files_in_shards(entries)) < 5, "the run ended before a worker could be killed"
+    assert run.is_alive() and len(files_in_shards(entries)) < 4, "the run ended before a worker could be killed"
     os.kill(next(iter(pids)), signal.SIGKILL)
     run.join(timeout=180)
     assert not run.is_alive()
@@ -203,11 +202,11 @@ def test_driver_killed_mid_run_then_rerun_completes(inputs, reference, dask_clus
     driver.wait(timeout=30)
     driver.stderr.close()
     done_before = set(files_in_shards(manifest_entries(output)))
-    assert 1 <= len(done_before) < 5 and not output.exists()
+    assert 1 <= len(done_before) < 4 and not output.exists()
 
     rerun = run_cli(str(inputs), *options)
     assert rerun.returncode == 0, rerun.stderr
-    assert f"resumed: {len(done_before)} of 5 files" in rerun.stderr
+    assert f"resumed: {len(done_before)} of 4 files" in rerun.stderr
     rows = [json.loads(line) for line in output.read_text().splitlines()]
     assert as_text(rows) == reference[1:]
 
