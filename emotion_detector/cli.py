@@ -111,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "is 0")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="no progress display (failures, partial files and notes still reported)")
+    from emotion_detector.cluster import add_arguments  # here, not at the top: it imports this module
+
+    add_arguments(parser)
     return parser
 
 
@@ -249,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     except OutputError as error:
         say(f"error: {error}")
         return EXIT_SETUP
+    if args.cluster:
+        from emotion_detector.cluster import run_from_command_line
+
+        return run_from_command_line(args)
     annotated, renamed = annotated_names(inputs.jobs, annotate, output) if annotate else ({}, [])
     for failure in inputs.unreadable:
         say(f"failed: {failure.path}: {failure.reason}")
