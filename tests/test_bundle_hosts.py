@@ -204,7 +204,7 @@ def test_page_classifies_the_astronaut_and_every_response_is_typed(browser, host
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     responses = []
-    context.on("response", responses.append)
+    context.on("response", lambda response: responses.append(response))
     page.goto(host + "/")
     assert wait_until_loaded(page) == "ready"  # scripts ran: the page was not shown as text
     result = analyse_photo(page, pictures / "astronaut.png")
