@@ -207,7 +207,7 @@ def main(argv: list[str]) -> int:
                                                  "model as plain files any static host can serve, with header files "
                                                  "for Netlify / Cloudflare Pages (_headers), nginx (nginx.conf) and "
                                                  "Caddy (caddy.conf).",
-                                     epilog="Publishing, and what a static host cannot do: README, Static hosting.")
+                                     epilog="Publishing, and what a static host cannot do: docs/static-hosting.md.")
     parser.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="folder to write (replaced if an earlier bundle)")
     parser.add_argument("--model-dir", type=Path, help="converted model folder (default: converted_model/)")
     parser.add_argument("--embed-origin", action="append", dest="embed_origins", metavar="ORIGIN",

@@ -123,7 +123,7 @@ def caddy_snippet(routes: list[Route], types: dict[str, str]) -> str:
              "respond @elsewhere 404",
              "header @elsewhere {", *[f"    {name} {_quoted(value)}" for name, value in
                                       NOT_FOUND_HEADERS.items()], "}",
-             "# The Flask server's content types, which Caddy's own table does not all match (.js, .d.ts, .json).",
+             "# The Flask server's content types, which Caddy's own table does not all match (.json, .d.ts).",
              *[f"@type_{extension} path *.{extension}\nheader @type_{extension} Content-Type {_quoted(kind)}"
                for extension, kind in types.items()]]
     for route in routes:
