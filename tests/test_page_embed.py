@@ -319,3 +319,31 @@ def test_hidden_headless_camera_will_not_start_and_stops_when_hidden(headless_ca
     results = page.evaluate(COUNT.format("result"))
     time.sleep(2)
     assert page.evaluate(COUNT.format("result")) <= results + 1  # a frame in flight at most, then nothing
+
+
+def test_visible_widget_camera_runs_while_its_picture_shows_and_stops_scrolled_away(launch_browser, live_server,
+                                                                                     tmp_path):
+    from tests.browser import fake_camera_args
+    from tests.images import astronaut_back_and_forth_frames, write_y4m
+
+    video = write_y4m(astronaut_back_and_forth_frames(60), tmp_path / "face.y4m")
+    browser = launch_browser(tuple(fake_camera_args(video)))
+    long_page = PARENT_PAGE.replace("</body>", "<div style='height: 3000px'></div></body>")
+    with serve(partner_app(live_server, long_page)) as partner:
+        page = browser.new_page(viewport={"width": 800, "height": 700})
+        page.goto(partner + "/")
+        wait_for(page, "window.states.includes('ready')", 240)
+        click_camera_button(page)
+        wait_for(page, "window.received.length >= 3", 120)
+        frame = page.frame_locator("emotion-detector iframe")
+        # The visitor scrolls on: the camera button leaves the screen, the picture stays; the camera goes on.
+        page.evaluate("scrollTo(0, 300)")
+        count = page.evaluate("window.received.length")
+        time.sleep(2.5)
+        assert not frame.locator("#camera-toggle").evaluate("button => button.hasAttribute('data-plainly-visible')")
+        assert page.evaluate(f"window.received.length > {count}") and not frame.locator("#video").evaluate(CAMERA_OFF)
+        # Scrolled away from the whole widget: the camera stops.
+        page.evaluate("scrollTo(0, 2000)")
+        wait_for(page, "window.states.includes('camera-hidden')", 10)
+        assert frame.locator("#video").evaluate(CAMERA_OFF)
+        page.close()

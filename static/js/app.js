@@ -139,7 +139,9 @@ async function main() {
   const cameraButton = $('#camera-toggle');
   const cameraSelect = $('#camera-select');
   // Embedded, only the visitor's click on this visible button starts the camera, and hiding it stops the camera.
-  const guard = embedded ? new CameraGuard(cameraButton, () => stopCamera('camera-hidden')) : null;
+  const guard = !embedded ? null : new CameraGuard({
+    button: cameraButton, controls: $('.camera-row'), picture: $('.stage'), onHidden: () => stopCamera('camera-hidden'),
+  });
 
   // One analysis, under a deadline on top of the detector's own (which also rebuilds the detector).
   function analyseWithDeadline(source) {
