@@ -1,7 +1,7 @@
 // Inside the /embed iframe: the camera never runs unseen by the visitor. The embedding page cannot start it (its
 // start() only shows the widget's own "Start camera" button); a click on that button starts it, and only a click
-// by the visitor (a script's click is not trusted) while the button is plainly on screen. While the camera runs,
-// the button or at least half of the camera picture must stay plainly on screen: if neither is for HIDDEN_STOP_MS
+// by the visitor (a script's click is not trusted) while the button's row is plainly on screen. While the camera runs,
+// that row or at least half of the camera picture must stay plainly on screen: if neither is for HIDDEN_STOP_MS
 // (the widget shrunk, faded, covered, scrolled away), the camera stops. "Plainly on screen" is the browser's own
 // judgement (IntersectionObserver v2 `isVisible`: no opacity, filter or transform, nothing drawn over it), which
 // the embedding page cannot fake. docs/widget.md says what this means for sites that embed the widget.
