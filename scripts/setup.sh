@@ -57,8 +57,16 @@ setup_chromium() {
   fi
 }
 
-# nginx runs the reverse-proxy test (deploy/nginx.conf on loopback); without root it is skipped, saying so.
+# nginx runs the reverse-proxy test (deploy/nginx.conf on loopback) and serves the static bundle in
+# tests/test_bundle_hosts.py; without root those tests are skipped, saying so.
 setup_nginx() {
   if [ -x /usr/sbin/nginx ] || [ "$(id -u)" != 0 ]; then return; fi
   retry apt-get update -qq && retry env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
+}
+
+# Caddy serves the static bundle with its caddy.conf in tests/test_bundle_hosts.py; without root that test is
+# skipped, saying so. (Debian's package; its service is not started in containers.)
+setup_caddy() {
+  if [ -x /usr/bin/caddy ] || [ "$(id -u)" != 0 ]; then return; fi
+  retry apt-get update -qq && retry env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq caddy >/dev/null
 }

@@ -11,6 +11,7 @@ setup_python --venv .venv-bench --no-deps bench/requirements.txt
 setup_node
 setup_chromium
 setup_nginx
+setup_caddy
 export FER2013_CSV="${FER2013_CSV:-$(realpath -m ../shared/data/fer2013/fer2013_raw.csv.gz)}"
 export LAPSRN_MODEL="${LAPSRN_MODEL:-$(realpath -m ../shared/models/LapSRN_x2.pb)}"
 exec .venv/bin/python -m pytest "$@"

@@ -4,6 +4,7 @@ API (properties, detect(), headless mode, two widgets on one page); a bad ?origi
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -201,46 +202,148 @@ def test_type_declarations_cover_every_event_attribute_and_method():
 
 HEADLESS_CAMERA_PAGE = """<!doctype html><html><head><title>Partner site, headless camera</title>
 <script src="{server}/static/js/embed.js"></script></head><body>
-<img id="photo" src="/astronaut.png" alt="">
+<img id="photo" src="/astronaut.png" alt="" width="128" height="128">
 <emotion-detector headless mode="camera" smoothing="200"></emotion-detector>
+<div id="cover" hidden style="position: fixed; inset: 0; background: rgb(255 255 255 / 0.02)"></div>
 <script>
   window.log = [];
   const widget = document.querySelector('emotion-detector');
-  for (const type of ['ready', 'error', 'result', 'face-enter', 'face-leave', 'emotion-change']) {{
+  for (const type of ['ready', 'error', 'state', 'result', 'face-enter', 'face-leave', 'emotion-change']) {{
     widget.addEventListener(type, (event) => window.log.push({{type, detail: event.detail}}));
   }}
 </script></body></html>"""
+# Whether the widget's camera is off: no stream on its video, or only stopped tracks.
+CAMERA_OFF = "video => !video.srcObject || video.srcObject.getTracks().every((track) => track.readyState === 'ended')"
+COUNT = "window.log.filter((entry) => entry.type === '{}').length"
 
 
-def test_headless_camera_sends_track_events_to_the_host(launch_browser, live_server, pictures, tmp_path):
+@pytest.fixture
+def headless_camera(launch_browser, live_server, pictures, tmp_path):
+    """The partner page with a headless camera widget, loaded, in Chromium with a fake camera; yields the page."""
     from tests.browser import fake_camera_args
     from tests.images import astronaut_back_and_forth_frames, write_y4m
 
     video = write_y4m(astronaut_back_and_forth_frames(60), tmp_path / "face.y4m")  # loops without a jump
     browser = launch_browser(tuple(fake_camera_args(video)))
     with serve(partner_app(live_server, HEADLESS_CAMERA_PAGE, pictures)) as partner:
-        page = browser.new_page()
+        page = browser.new_page(viewport={"width": 1000, "height": 700})
         page.goto(partner + "/")
         wait_for(page, "document.querySelector('emotion-detector').ready", 240)
-        page.evaluate("document.querySelector('emotion-detector').start()")
-        wait_for(page, "window.log.filter((entry) => entry.type === 'result').length >= 5", 120)
-        # detect() while the camera runs: answered on the side, and the video goes on.
-        still = page.evaluate("document.querySelector('emotion-detector').detect(document.getElementById('photo'))")
-        assert (still["width"], still["height"], len(still["faces"])) == (512, 512, 1)
-        count = page.evaluate("window.log.length")
-        wait_for(page, f"window.log.slice({count}).some((entry) => entry.type === 'result')", 30)
-        page.evaluate("document.querySelector('emotion-detector').stop()")
-        wait_for(page, "window.log.some((entry) => entry.type === 'face-leave')", 30)
-        log = page.evaluate("window.log")
-        kinds = [entry["type"] for entry in log]
-        assert "error" not in kinds, log
-        enter = next(entry["detail"] for entry in log if entry["type"] == "face-enter")
-        results = [entry["detail"] for entry in log if entry["type"] == "result"]
-        assert all(result["source"] == "webcam" for result in results)
-        ids = {face["id"] for result in results for face in result["faces"]}
-        assert ids == {enter["id"]}
-        face = results[-1]["faces"][0]
-        assert {"probabilities", "smoothed", "emotion", "top", "box"} <= set(face)
-        leave = next(entry["detail"] for entry in log if entry["type"] == "face-leave")
-        assert leave == {"id": enter["id"]}
+        yield page
+        page.close()
+
+
+def click_camera_button(page) -> None:
+    """The visitor clicks the widget's camera button once the widget has shown it plainly for a moment."""
+    button = page.frame_locator("emotion-detector iframe").locator("#camera-toggle")
+    button.wait_for(state="visible")
+    widget_frame = next(frame for frame in page.frames if "/embed?" in frame.url)
+    wait_for(widget_frame, "document.querySelector('#camera-toggle').hasAttribute('data-plainly-visible')", 30)
+    time.sleep(0.6)  # a button that only just appeared does not take clicks yet (camera-guard.js SETTLE_MS)
+    button.click()
+
+
+def test_headless_camera_starts_only_on_the_visitors_click_and_sends_track_events(headless_camera):
+    page = headless_camera
+    frame = page.frame_locator("emotion-detector iframe")
+    # Headless, yet the camera's button, status and the notice of what this site receives are on screen.
+    box = page.locator("emotion-detector iframe").bounding_box()
+    assert box["width"] >= 300 and box["height"] >= 120, box
+    page.evaluate("document.querySelector('emotion-detector').start()")
+    wait_for(page, "window.log.some((entry) => entry.type === 'state' && entry.detail.state === 'camera-click')", 30)
+    time.sleep(3)  # ample for the fake camera to deliver frames, had start() opened it
+    assert frame.locator("#video").evaluate(CAMERA_OFF)
+    assert page.evaluate(COUNT.format("result")) == 0
+    assert frame.locator("#camera-toggle").is_visible() and frame.locator("#status").is_visible()
+    notice = frame.locator("#receiver")
+    assert notice.is_visible() and "emotion scores" in notice.inner_text()
+    # A script's click is no visitor's (run here inside the frame, as a page of the widget's own origin could).
+    frame.locator("#camera-toggle").evaluate("button => button.click()")
+    time.sleep(1)
+    assert frame.locator("#video").evaluate(CAMERA_OFF) and errors(page) == []
+
+    click_camera_button(page)
+    wait_for(page, f"{COUNT.format('result')} >= 5", 120)
+    # detect() while the camera runs: answered on the side, and the video goes on.
+    still = page.evaluate("document.querySelector('emotion-detector').detect(document.getElementById('photo'))")
+    assert (still["width"], still["height"], len(still["faces"])) == (512, 512, 1)
+    count = page.evaluate("window.log.length")
+    wait_for(page, f"window.log.slice({count}).some((entry) => entry.type === 'result')", 30)
+    page.evaluate("document.querySelector('emotion-detector').stop()")
+    wait_for(page, "window.log.some((entry) => entry.type === 'face-leave')", 30)
+    log = page.evaluate("window.log")
+    kinds = [entry["type"] for entry in log]
+    assert "error" not in kinds, log
+    enter = next(entry["detail"] for entry in log if entry["type"] == "face-enter")
+    results = [entry["detail"] for entry in log if entry["type"] == "result"]
+    assert all(result["source"] == "webcam" for result in results)
+    ids = {face["id"] for result in results for face in result["faces"]}
+    assert ids == {enter["id"]}
+    face = results[-1]["faces"][0]
+    assert {"probabilities", "smoothed", "emotion", "top", "box"} <= set(face)
+    leave = next(entry["detail"] for entry in log if entry["type"] == "face-leave")
+    assert leave == {"id": enter["id"]}
+
+
+def errors(page) -> list[str]:
+    return page.evaluate("window.log.filter((entry) => entry.type === 'error').map((entry) => entry.detail.code)")
+
+
+@pytest.mark.parametrize("hide, focusable", [
+    ("widget.style.opacity = '0.05'", True),  # see-through
+    ("document.getElementById('cover').hidden = false", True),  # something drawn over it
+    ("widget.style.height = '2px'; widget.style.overflow = 'hidden'", True),  # too small to show the button
+    ("widget.style.display = 'none'", False),  # not rendered at all: nothing in it takes a key press
+])
+def test_hidden_headless_camera_will_not_start_and_stops_when_hidden(headless_camera, hide, focusable):
+    page = headless_camera
+    frame = page.frame_locator("emotion-detector iframe")
+    page.evaluate("widget.start()")
+    page.evaluate(hide)
+    time.sleep(0.5)
+    frame.locator("#camera-toggle").press("Enter")  # the visitor's own key press, on a button they cannot see
+    time.sleep(2)
+    assert frame.locator("#video").evaluate(CAMERA_OFF) and page.evaluate(COUNT.format("result")) == 0
+    refused = ["camera-hidden"] if focusable else []
+    assert errors(page) == refused
+
+    # Shown plainly, the click works; hidden again while it runs, the camera stops within a moment.
+    page.evaluate("widget.style.opacity = widget.style.height = widget.style.overflow = widget.style.display = '';"
+                  "document.getElementById('cover').hidden = true")
+    click_camera_button(page)
+    wait_for(page, f"{COUNT.format('result')} >= 3", 120)
+    page.evaluate(hide)
+    wait_for(page, f"window.log.filter((entry) => entry.type === 'error').length > {len(refused)}", 10)
+    assert errors(page) == [*refused, "camera-hidden"]
+    assert frame.locator("#video").evaluate(CAMERA_OFF)
+    results = page.evaluate(COUNT.format("result"))
+    time.sleep(2)
+    assert page.evaluate(COUNT.format("result")) <= results + 1  # a frame in flight at most, then nothing
+
+
+def test_visible_widget_camera_runs_while_its_picture_shows_and_stops_scrolled_away(launch_browser, live_server,
+                                                                                     tmp_path):
+    from tests.browser import fake_camera_args
+    from tests.images import astronaut_back_and_forth_frames, write_y4m
+
+    video = write_y4m(astronaut_back_and_forth_frames(60), tmp_path / "face.y4m")
+    browser = launch_browser(tuple(fake_camera_args(video)))
+    long_page = PARENT_PAGE.replace("</body>", "<div style='height: 3000px'></div></body>")
+    with serve(partner_app(live_server, long_page)) as partner:
+        page = browser.new_page(viewport={"width": 800, "height": 700})
+        page.goto(partner + "/")
+        wait_for(page, "window.states.includes('ready')", 240)
+        click_camera_button(page)
+        wait_for(page, "window.received.length >= 3", 120)
+        frame = page.frame_locator("emotion-detector iframe")
+        # The visitor scrolls on: the camera button leaves the screen, the picture stays; the camera goes on.
+        page.evaluate("scrollTo(0, 300)")
+        count = page.evaluate("window.received.length")
+        time.sleep(2.5)
+        assert not frame.locator("#camera-toggle").evaluate("button => button.hasAttribute('data-plainly-visible')")
+        assert page.evaluate(f"window.received.length > {count}") and not frame.locator("#video").evaluate(CAMERA_OFF)
+        # Scrolled away from the whole widget: the camera stops.
+        page.evaluate("scrollTo(0, 2000)")
+        wait_for(page, "window.states.includes('camera-hidden')", 10)
+        assert frame.locator("#video").evaluate(CAMERA_OFF)
         page.close()

@@ -7,7 +7,8 @@ Everything the pages load lives under content-hashed folders, so a host may cach
     /vendor/<package>@<version>-<hash>/...   the allow-listed npm files (webapp/vendor_files.py)
     /model/<digest>/...                the model files the server serves (same digest as the server's URLs)
     /static/js/embed.js, embed.d.ts    unhashed, for other sites' <script src> (always revalidated)
-    _headers, nginx.conf               the server's security and cache headers for Netlify / Cloudflare Pages / nginx
+    _headers, nginx.conf, caddy.conf   the server's security and cache headers for Netlify / Cloudflare Pages, nginx
+                                       and Caddy (webapp/host_config.py); nginx and Caddy answer 404 for these files
 
 The pages carry the Content-Security-Policy in a <meta http-equiv> tag, minus what a meta tag cannot say
 (frame-ancestors); the header files carry the complete policy and the headers no meta tag can set.
@@ -26,14 +27,25 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from webapp.host_config import (
+    CADDY_FILE,
+    HEADERS_FILE,
+    NGINX_FILE,
+    HostConfigError,
+    Route,
+    caddy_snippet,
+    content_types,
+    headers_file,
+    nginx_snippet,
+)
+
 MARKER = ".emotion-detector-bundle"  # marks a folder this command wrote, so a rebuild may replace it
-IMMUTABLE = "public, max-age=31536000, immutable"
-REVALIDATE = "no-cache"
 # Directives a <meta> CSP ignores (browsers log an error for them): they only work as a response header.
 HEADER_ONLY_DIRECTIVES = ("frame-ancestors", "report-uri", "report-to", "sandbox")
 # Response headers with no <meta http-equiv> equivalent; the header files set them.
 PAGE_HEADERS = ("Content-Security-Policy", "Cross-Origin-Opener-Policy", "X-Content-Type-Options", "Referrer-Policy",
                 "Permissions-Policy", "Cross-Origin-Resource-Policy")
+ASSET_HEADERS = ("Access-Control-Allow-Origin", "Cache-Control")  # and PAGE_HEADERS, those the server sends
 SERVER_URL = re.compile(r'(?P<quote>["\'])(?P<url>/(?:static|vendor|model)/[^"\'?#]*)(?:\?v=[0-9a-f]+)?(?P=quote)')
 
 
@@ -55,6 +67,11 @@ def _short_hash(named: dict[str, bytes]) -> str:
     for name, body in sorted(named.items()):
         digest.update(f"{name}:{hashlib.sha256(body).hexdigest()};".encode())
     return digest.hexdigest()[:12]
+
+
+def served_headers(response) -> dict[str, str]:
+    """The headers of a Flask response that the static host must send with the same file."""
+    return {name: response.headers[name] for name in (*PAGE_HEADERS, *ASSET_HEADERS) if name in response.headers}
 
 
 def meta_policy(policy: str) -> str:
@@ -126,62 +143,39 @@ def build(out_dir: Path, model_dir: Path | None = None, node_modules: Path | Non
                               flags=re.I)
         if not count:
             raise BundleError(f"{route}: no <meta charset> to put the policy after (it must precede every script)")
-        headers = {name: response.headers[name] for name in PAGE_HEADERS if name in response.headers}
-        pages.append(Page(path, route, body, headers))
+        pages.append(Page(path, route, body, served_headers(response)))
         files[path] = body.encode()
 
-    files["_headers"] = headers_file(pages, static_hash).encode()
-    files["nginx.conf"] = nginx_snippet(pages).encode()
+    routes = host_routes(client, pages, static, static_hash)
+    types = content_types(list(files))
+    files[HEADERS_FILE] = headers_file(routes).encode()
+    files[NGINX_FILE] = nginx_snippet(routes, types).encode()
+    files[CADDY_FILE] = caddy_snippet(routes, types).encode()
     write_tree(out_dir, files)
     return files
 
 
-def headers_file(pages: list[Page], static_hash: str) -> str:
-    """Netlify / Cloudflare Pages `_headers`. Paths are kept apart (no header set by two rules), since these hosts
-    join the values of a header that several matching rules set."""
-    common = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
-    lines = ["# Security and cache headers for Netlify and Cloudflare Pages (written by `python server.py bundle`)."]
+def host_routes(client, pages: list[Page], static: dict, static_hash: str) -> list[Route]:
+    """What the header files tell a web server, with the headers the Flask server sends for the same files."""
+    from server import CROSS_ORIGIN_STATIC
 
-    def rule(paths: list[str], headers: dict[str, str]) -> None:
-        for path in paths:
-            lines.append(path)
-            lines.extend(f"  {name}: {value}" for name, value in headers.items())
-        lines.append("")
+    def headers_of(url: str) -> dict[str, str]:
+        response = client.get(url)
+        if response.status_code != 200:
+            raise BundleError(f"the server answered {url} with HTTP {response.status_code}")
+        return served_headers(response)
 
+    routes = []
     for page in pages:
-        routes = ["/", "/index.html"] if page.route == "/" else [page.route, page.route + "/",
-                                                                 page.route + "/index.html"]
-        rule(routes, {**page.headers, "Cache-Control": REVALIDATE})
-    immutable = {**common, "Cross-Origin-Resource-Policy": "same-origin", "Cache-Control": IMMUTABLE}
-    rule([f"/assets/{static_hash}/*", "/vendor/*", "/model/*"], immutable)
-    rule(["/static/*"], {**common, "Access-Control-Allow-Origin": "*", "Cross-Origin-Resource-Policy": "cross-origin",
-                         "Cache-Control": REVALIDATE})
-    return "\n".join(lines)
-
-
-def nginx_snippet(pages: list[Page]) -> str:
-    """location blocks for a `server {}` whose root is the bundle. nginx drops inherited add_header lines in any
-    block that sets its own, so every block repeats the ones it needs."""
-
-    def block(location: str, headers: dict[str, str], extra: str = "") -> str:
-        body = "".join(f'    add_header {name} "{value}" always;\n' for name, value in headers.items())
-        return f"location {location} {{\n{extra}{body}}}\n"
-
-    common = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
-    parts = ["# Include inside the server {} block whose `root` is the bundle folder (written by `python server.py "
-             "bundle`).\n# Only GET and HEAD, like the Flask server.\n"
-             "if ($request_method !~ ^(GET|HEAD)$) { return 405; }\n"
-             "gzip on;\ngzip_types text/css text/javascript application/javascript application/json "
-             "application/wasm application/octet-stream;\ntypes { application/wasm wasm; }\n"]
-    for page in pages:
-        location = "= /" if page.route == "/" else f"~ ^{page.route}(/|/index\\.html)?$"
-        extra = "" if page.route == "/" else f"    try_files {page.route}/index.html =404;\n"
-        parts.append(block(location, {**page.headers, "Cache-Control": REVALIDATE}, extra))
-    immutable = {**common, "Cross-Origin-Resource-Policy": "same-origin", "Cache-Control": IMMUTABLE}
-    parts.append(block("~ ^/(assets|vendor|model)/", immutable))
-    parts.append(block("/static/", {**common, "Access-Control-Allow-Origin": "*",
-                                    "Cross-Origin-Resource-Policy": "cross-origin", "Cache-Control": REVALIDATE}))
-    return "\n".join(parts)
+        name = "index" if page.route == "/" else page.route.strip("/")
+        paths = ("/", "/index.html") if page.route == "/" else (page.route, page.route + "/",
+                                                               page.route + "/index.html")
+        routes.append(Route(name, paths, page.headers, file=page.path))
+    hashed_name = next(name for name in sorted(static) if name not in CROSS_ORIGIN_STATIC)
+    hashed = headers_of(f"/static/{hashed_name}?v={static[hashed_name].etag[:12]}")
+    routes.append(Route("hashed", (f"/assets/{static_hash}/", "/vendor/", "/model/"), hashed))
+    routes.append(Route("cross_origin", ("/static/",), headers_of(f"/static/{CROSS_ORIGIN_STATIC[0]}")))
+    return routes
 
 
 def write_tree(out_dir: Path, files: dict[str, bytes]) -> None:
@@ -211,8 +205,9 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python server.py bundle",
                                      description="Write the page, /embed, their JavaScript, the npm files and the "
                                                  "model as plain files any static host can serve, with header files "
-                                                 "for Netlify / Cloudflare Pages (_headers) and nginx (nginx.conf).",
-                                     epilog="Publishing, and what a static host cannot do: README, Static hosting.")
+                                                 "for Netlify / Cloudflare Pages (_headers), nginx (nginx.conf) and "
+                                                 "Caddy (caddy.conf).",
+                                     epilog="Publishing, and what a static host cannot do: docs/static-hosting.md.")
     parser.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="folder to write (replaced if an earlier bundle)")
     parser.add_argument("--model-dir", type=Path, help="converted model folder (default: converted_model/)")
     parser.add_argument("--embed-origin", action="append", dest="embed_origins", metavar="ORIGIN",
@@ -221,7 +216,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     try:
         files = build(args.out_dir, args.model_dir, embed_origins=args.embed_origins)
-    except (SetupError, BundleError) as error:
+    except (SetupError, BundleError, HostConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     size = sum(len(body) for body in files.values())

@@ -4,9 +4,10 @@
 import { analyse, classifyFaces, findFaces } from './analyse.js';
 import { chooseBackend } from './backend.js';
 import { load } from './classifier.js';
+import { CameraGuard } from './camera-guard.js';
 import { ClassifierThread } from './classifier-thread.js';
 import { createFaceDetector } from './detector.js';
-import { announce, onCommand, originError, receiverOrigin } from './messages.js';
+import { announce, announceHeight, embedded, onCommand, originError, receiverOrigin } from './messages.js';
 import { DecodeError, SizeError, analysisSize, decodeToCanvas, drawForAnalysis, watchPhotoInputs } from './photo.js';
 import { SupervisedDetector } from './supervised-detector.js';
 import { applyTheme } from './theme.js';
@@ -115,6 +116,8 @@ async function main() {
   }
   ui.showReceiver(receiverOrigin);
   if (params.has('headless')) document.body.classList.add('headless');
+  if (params.get('mode') === 'camera') document.body.classList.add('camera-asked');
+  announceHeight($('#main'));
   if (!browserSupported()) return setState('unsupported');
   setState('loading');
   let models;
@@ -135,6 +138,10 @@ async function main() {
   const webcam = new Webcam(video);
   const cameraButton = $('#camera-toggle');
   const cameraSelect = $('#camera-select');
+  // Embedded, only the visitor's click on this visible button starts the camera, and hiding it stops the camera.
+  const guard = !embedded ? null : new CameraGuard({
+    button: cameraButton, controls: $('.camera-row'), picture: $('.stage'), onHidden: () => stopCamera('camera-hidden'),
+  });
 
   // One analysis, under a deadline on top of the detector's own (which also rebuilds the detector).
   function analyseWithDeadline(source) {
@@ -294,6 +301,7 @@ async function main() {
     cameraButton.disabled = false;
     cameraButton.textContent = 'Stop camera';
     cameraButton.setAttribute('aria-pressed', 'true');
+    guard?.setRunning(true);
     setState('faces', 'Camera running.');
     const live = () => webcam.running && run === cameraRun;
     const frames = new FaceTimeline(labels, page.options);
@@ -341,12 +349,27 @@ async function main() {
     frames.clear().forEach(emit);
   }
 
-  function stopCamera() {
+  function stopCamera(state = 'ready') {
     if (!webcam.running) return;
     webcam.stop();
+    guard?.setRunning(false);
     cameraButton.textContent = 'Start camera';
     cameraButton.setAttribute('aria-pressed', 'false');
-    setState('ready');
+    setState(state);
+  }
+
+  // The embedding page's start(): the widget shows its camera button and the visitor decides.
+  function askForCamera() {
+    if (webcam.running) return;
+    document.body.classList.add('camera-asked');
+    setState('camera-click');
+  }
+
+  function toggleCamera(event) {
+    if (webcam.running) return stopCamera();
+    if (guard && !event.isTrusted) return undefined; // a script's click inside the widget is not the visitor's
+    if (guard && !guard.allows(event)) return setState('camera-hidden');
+    return startCamera();
   }
 
   function configure({ smoothingMs, hysteresis, detectorModel, theme, headless } = {}) {
@@ -364,7 +387,7 @@ async function main() {
   // Commands from the embedding page (embed.js): start, stop, detect(image), configure.
   onCommand(async (kind, detail) => {
     if (kind === 'configure') configure(detail);
-    else if (kind === 'start' && detail.mode === 'camera') startCamera();
+    else if (kind === 'start' && detail.mode === 'camera') askForCamera();
     else if (kind === 'stop') stopCamera();
     else if (kind === 'detect') {
       const { id, image } = detail;
@@ -384,7 +407,7 @@ async function main() {
 
   page.configure = configure;
   watchPhotoInputs({ input: $('#photo-input'), dropZone: $('#drop-zone'), onFile: analysePhoto });
-  cameraButton.addEventListener('click', () => (webcam.running ? stopCamera() : startCamera()));
+  cameraButton.addEventListener('click', toggleCamera);
   cameraSelect.addEventListener('change', () => webcam.running && startCamera());
   $('#detector-range').addEventListener('change', (event) => configure({ detectorModel: event.target.value }));
   for (const control of document.querySelectorAll('[data-needs-models]')) control.disabled = false;

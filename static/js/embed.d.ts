@@ -48,10 +48,13 @@ export type EmotionErrorCode =
   | 'no-server' | 'no-answer' | 'bad-input' | 'disconnected'
   | 'origin-error' | 'unsupported' | 'model-error' | 'detector-error' | 'error'
   | 'decode-error' | 'size-error' | 'timeout' | 'analysis-error'
-  | 'camera-denied' | 'no-camera' | 'camera-busy' | 'camera-insecure';
+  | 'camera-denied' | 'no-camera' | 'camera-busy' | 'camera-insecure'
+  /** The camera was refused or stopped because the widget's camera button was not plainly visible. */
+  | 'camera-hidden';
 
 export interface EmotionReadyDetail { labels: string[]; backend: 'webgl' | 'wasm' | 'cpu' | string }
 export interface EmotionErrorDetail { code: EmotionErrorCode; message: string }
+/** e.g. 'ready', 'faces', 'no-face'; 'camera-click' after start(): the widget waits for the visitor's click. */
 export interface EmotionStateDetail { state: string }
 export interface FaceEnterDetail { id: number; box: EmotionBox; label: string; probability: number }
 export interface FaceLeaveDetail { id: number }
@@ -86,14 +89,18 @@ export interface EmotionDetectorElement extends HTMLElement {
   hysteresis: number;
   /** Attribute `detector-model`: 'auto' (default), 'short' (near faces) or 'full' (far faces). */
   detectorModel: string;
-  /** Attribute `headless`: no visible UI; events and methods only. Tell your visitors what you receive. */
+  /** Attribute `headless`: no visible UI; events and methods only. Tell your visitors what you receive. With
+   * mode 'camera' the widget still shows its camera button, status and notice (the frame takes their height), and
+   * stops the camera if they are hidden. */
   headless: boolean;
   /** Attribute `server`: origin serving /embed. Default: where embed.js was loaded from. */
   server: string;
   /** True once the models are loaded (after the `ready` event). */
   readonly ready: boolean;
 
-  /** Starts the camera when mode is 'camera'. Rejects with an EmotionDetectorError if the widget failed to load. */
+  /** mode 'camera': shows the widget's "Start camera" button (state 'camera-click'); the camera starts only when
+   * the visitor clicks it while the widget is plainly visible. Rejects with an EmotionDetectorError if the widget
+   * failed to load. */
   start(): Promise<void>;
   /** Stops the camera. */
   stop(): void;

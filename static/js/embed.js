@@ -4,7 +4,8 @@
 // Events (CustomEvent, detail in embed.d.ts): ready, error {code, message}, result, face-enter, face-leave,
 // emotion-change; and, as before, emotions / emotion-state / emotion-ready. Methods: start(), stop(), detect(image).
 // Pictures never leave the iframe: this script only ever sees the predictions. detect() hands the iframe a copy of
-// an image the host page already has.
+// an image the host page already has. The camera never runs unseen: only the visitor's click inside the widget
+// starts it, and the widget stops it when its camera button is hidden (static/js/camera-guard.js).
 // A classic script (no import/export, no import.meta), so it runs whether it is loaded as a module or not.
 (() => {
   const PREFIX = 'emotion-detector:';
@@ -33,9 +34,12 @@
     :host { display: block; position: relative; }
     iframe { display: block; width: 100%; height: 100%; min-height: var(--emotion-detector-min-height, 480px);
       border: 0; border-radius: var(--emotion-detector-radius, 0); }
-    :host([headless]) { display: block; height: 0; }
-    :host([headless]) iframe { position: absolute; width: 1px; height: 1px; min-height: 0; opacity: 0;
-      pointer-events: none; }
+    :host([headless]:not([mode="camera"])) { display: block; height: 0; }
+    :host([headless]:not([mode="camera"])) iframe { position: absolute; width: 1px; height: 1px; min-height: 0;
+      opacity: 0; pointer-events: none; }
+    /* The camera never runs unseen: headless, the widget still shows its camera button and notice, and stops the
+       camera if they are hidden (docs/widget.md). */
+    :host([headless][mode="camera"]) iframe { height: var(--content-height, 11rem); min-height: 0; }
     .message { margin: 0; padding: .75rem 1rem; border-left: 4px solid #b3261e; background: #fbeceb; color: #5f120d;
       font: inherit; }
     [hidden] { display: none; }`;
@@ -132,7 +136,10 @@
       if (name === 'mode' && this.mode === 'photo') this.stop();
     }
 
-    /** Starts the camera (mode="camera"); in photo mode the widget waits for pictures. Resolves once sent. */
+    /**
+     * mode="camera": asks the visitor, in the widget, to start the camera (only their click on the widget's own
+     * button starts it); in photo mode the widget waits for pictures. Resolves once sent.
+     */
     async start() {
       await this.whenReady();
       this.post('start', { mode: this.mode });
@@ -178,6 +185,7 @@
       const kind = type.slice(PREFIX.length);
       clearTimeout(this.silence);
       if (kind === 'detect-result' || kind === 'detect-error') return this.answer(kind, detail);
+      if (kind === 'size') return this.fitHeight(detail.height);
       if (kind === 'ready') {
         this.isReady = true;
         this.updateTheme();
@@ -187,6 +195,12 @@
         this.readyWaiters.splice(0).forEach(({ reject }) => reject(Object.assign(new Error(detail.message), { code: detail.code })));
       }
       for (const name of EVENTS[kind] ?? []) this.dispatchEvent(new CustomEvent(name, { detail, bubbles: true, composed: true }));
+    }
+
+    /** Headless with the camera, the frame is exactly as tall as the widget's camera button, status and notice. */
+    fitHeight(height) {
+      if (!Number.isFinite(height) || height <= 0 || height > 10_000) return;
+      this.frame.style.setProperty('--content-height', `${height}px`);
     }
 
     answer(kind, { id, result, code, message }) {

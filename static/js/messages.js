@@ -28,7 +28,8 @@ export function announcedOrigin(search = location.search, framedBy = location.an
   return { origin: url.origin, error: null };
 }
 
-const embedded = document.body.dataset.embed === 'true' && window.parent !== window;
+/** Whether this page is the /embed widget inside another page's iframe. */
+export const embedded = document.body.dataset.embed === 'true' && window.parent !== window;
 const checked = announcedOrigin();
 /** Why the ?origin= parameter is unusable, or null: the embed page shows it and stays idle. */
 export const originError = checked.error;
@@ -46,6 +47,14 @@ export function announce(kind, detail) {
   } catch (error) {
     console.error(`Could not tell the embedding page about ${kind}:`, error);
   }
+}
+
+/** Tells the embedding page the height of `element` whenever it changes: embed.js fits a headless camera widget to
+ * it, so its camera button and notice are whole on screen and never scrolled out of its frame. */
+export function announceHeight(element) {
+  if (!targetOrigin) return;
+  const observer = new ResizeObserver(() => announce('size', { height: Math.ceil(element.getBoundingClientRect().height) }));
+  observer.observe(element);
 }
 
 /**

@@ -18,13 +18,15 @@ export const STATES = {
   'no-camera': 'No camera was found on this device.',
   'camera-busy': 'The camera is in use by another application.',
   'camera-insecure': 'The camera needs a secure page (https:// or localhost).',
+  'camera-click': 'Press “Start camera” to turn the camera on.',
+  'camera-hidden': 'The camera runs only while this detector is fully visible; it was hidden or covered, so it is off.',
   'model-error': 'The emotion model could not be loaded. Reload the page; if it persists the server is misconfigured.',
   'detector-error': 'The face detector could not be loaded. Reload the page; your browser may lack WebGL or WebAssembly.',
   unsupported: 'This browser cannot run the detector: it needs WebAssembly, WebGL and modern JavaScript.',
   error: 'Something went wrong.',
 };
 
-const ERROR_STATES = /error|timeout|denied|no-camera|busy|insecure|unsupported/;
+const ERROR_STATES = /error|timeout|denied|no-camera|busy|insecure|unsupported|hidden/;
 
 /** Whether a state is a failure (shown in the error style, reported as an "error" event with the state as code). */
 export function isErrorState(state) {
