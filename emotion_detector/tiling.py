@@ -1,6 +1,7 @@
 """Photo mode: every face, large or small. The whole picture letterboxed into the model input, then finer and
 finer scales, each covered by overlapping square windows, down to the smallest face sought; what the windows find
-is merged into one list. The page's static/js/detection/tiling.js and detector.js (PHOTO_DEFAULTS), step for step.
+is merged into one list, and each face found gets a second look that rejects what is not a face. The page's
+static/js/detection/tiling.js, second-look.js and detector.js (PHOTO_DEFAULTS), step for step.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from functools import lru_cache
 
 from emotion_detector.blazeface import BlazeFace, Detection, Window, weighted_nms
 from emotion_detector.canvas import Mipmaps
-from emotion_detector.geometry import Box
+from emotion_detector.geometry import Box, iou
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,10 @@ class PhotoSearch:
     nms_iou: float = 0.3  # within one window
     merge_iou: float = 0.3  # across windows and scales
     merge_containment: float = 0.6  # a box this much inside a better one is the same face seen again
+    # The second look (second_look): window sides, × the face's long side, and the mean score a face must keep.
+    second_look_near: float = 2
+    second_look_far: float = 3
+    second_look_threshold: float = 0.65
 
 
 @lru_cache(maxsize=64)  # photos of one size share a plan (making one took ~15 ms, 3% of a 1080p search)
@@ -114,7 +119,37 @@ def search_photo(detector: BlazeFace, rgb, search: PhotoSearch) -> list[Detectio
     found = []
     for batch in batches:
         found += _kept(detector.run(picture, batch, lowest), batch, search)
-    return merge_faces(found, search)
+    return second_look(detector, picture, merge_faces(found, search), search)
+
+
+LOOK_FLOOR = 0.3  # a look's candidates below this count as 0: with two looks and 0.65, such a look rejects anyway
+SAME_FACE_IOU = 0.3  # a look's candidate overlapping the face this much is the face
+
+
+def look_windows(box: Box, factors: Sequence[float]) -> list[Window]:
+    """Square windows centred on a face box, ``factor`` × its long side each (second-look.js lookWindows)."""
+    centre_x, centre_y = box.x + box.width / 2, box.y + box.height / 2
+    side = max(box.width, box.height)
+    return [Window(centre_x - factor * side / 2, centre_y - factor * side / 2, factor * side, smoothing="high")
+            for factor in factors]
+
+
+def second_look(detector: BlazeFace, picture: Mipmaps, faces: list[Detection], search: PhotoSearch
+                ) -> list[Detection]:
+    """The faces that still look like faces when the network sees them again, centred in windows
+    second_look_near and second_look_far × their size: the windows that found them framed them by chance, and a
+    hand, a lamp or a collar that happened to match one window mostly fails the fresh framings (second-look.js)."""
+    factors = (search.second_look_near, search.second_look_far)
+    windows = [window for face in faces for window in look_windows(face.box, factors)]
+    scores: list[float] = []
+    for start in range(0, len(windows), search.batch_size):
+        batch = windows[start:start + search.batch_size]
+        for index, candidates in enumerate(detector.run(picture, batch, LOOK_FLOOR)):
+            face = faces[(start + index) // len(factors)]
+            scores.append(max((c.score for c in candidates if iou(c.box, face.box) > SAME_FACE_IOU), default=0.0))
+    return [face for index, face in enumerate(faces)
+            if sum(scores[index * len(factors):(index + 1) * len(factors)]) / len(factors)
+            >= search.second_look_threshold]
 
 
 def _kept(per_window: list[list[Detection]], batch: Sequence[Window], search: PhotoSearch) -> list[Detection]:
