@@ -34,7 +34,8 @@ class PhotoSearch:
     nms_iou: float = 0.3  # within one window
     merge_iou: float = 0.3  # across windows and scales
     merge_containment: float = 0.6  # a box this much inside a better one is the same face seen again
-    # The second look (second_look): window sides, × the face's long side, and the mean score a face must keep.
+    # The second look (second_look): window sides, × the face's long side, and the mean score a face must keep
+    # (0: no second look).
     second_look_near: float = 2
     second_look_far: float = 3
     second_look_threshold: float = 0.65
@@ -119,7 +120,8 @@ def search_photo(detector: BlazeFace, rgb, search: PhotoSearch) -> list[Detectio
     found = []
     for batch in batches:
         found += _kept(detector.run(picture, batch, lowest), batch, search)
-    return second_look(detector, picture, merge_faces(found, search), search)
+    faces = merge_faces(found, search)
+    return second_look(detector, picture, faces, search) if search.second_look_threshold > 0 else faces
 
 
 LOOK_FLOOR = 0.3  # a look's candidates below this count as 0: with two looks and 0.65, such a look rejects anyway

@@ -4,11 +4,15 @@ package; and the Python package keeps every face of the page's group-photo tests
 
 from __future__ import annotations
 
+import re
+from dataclasses import asdict
+
 import pytest
 
-from emotion_detector import EmotionDetector
+from emotion_detector import EmotionDetector, tiling
+from emotion_detector.tiling import PhotoSearch, search_photo
 from tests.browser import analyse_photo
-from tests.conftest import MODEL_DIR
+from tests.conftest import MODEL_DIR, REPO
 from tests.group_photo import astronaut_grid, group_photo, match
 from tests.hard_negatives import hard_negatives
 from tests.images import save_png
@@ -27,11 +31,25 @@ def false_faces(found: dict[str, list[dict]]) -> str:
 
 
 def test_python_finds_no_face_in_hard_negatives(detector):
+    """And without the second look (docs/detection.md) the same search finds many: the set is a hard one."""
     pictures = hard_negatives()
     assert len(pictures) >= 50
     found = {picture.name: [face.box.as_dict() | {"score": face.score} for face in detector.detect(picture.rgb)]
              for picture in pictures}
+    without = PhotoSearch(**{**asdict(detector.photo_search), "second_look_threshold": 0})
+    first_look = sum(len(search_photo(detector.face_detectors[without.model], picture.rgb, without))
+                     for picture in pictures)
+    print(f"{len(pictures)} hard negatives: {sum(map(len, found.values()))} false faces; "
+          f"{first_look} without the second look")
     assert sum(map(len, found.values())) <= MAX_FALSE_FACES, false_faces(found)
+    assert first_look >= 10
+
+
+def test_python_second_look_mirrors_the_page():
+    """The second look's constants, read from static/js/detection/second-look.js."""
+    source = (REPO / "static" / "js" / "detection" / "second-look.js").read_text()
+    assert float(re.search(r"export const LOOK_FLOOR = ([\d.]+);", source)[1]) == tiling.LOOK_FLOOR
+    assert float(re.search(r"const SAME_FACE_IOU = ([\d.]+);", source)[1]) == tiling.SAME_FACE_IOU
 
 
 def test_page_finds_no_face_in_hard_negatives(loaded_page, tmp_path):

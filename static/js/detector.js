@@ -36,7 +36,7 @@ export const PHOTO_DEFAULTS = {
   // windows, secondLookNear and secondLookFar × its size, and keeps it if the two scores average at least
   // secondLookThreshold. On 80 hard negatives (hands, a cat, a collar, a lamp, textures) this rejects all 19 false
   // faces photo search found, whose looks average at most 0.62; the real faces of the group-photo tests average
-  // 0.68 or more. It adds two windows per face found.
+  // 0.68 or more. It adds two windows per face found; secondLookThreshold 0 turns it off.
   secondLookNear: 2,
   secondLookFar: 3,
   secondLookThreshold: 0.65,
@@ -110,7 +110,8 @@ export class FaceDetector {
         }
       });
     }
-    return this.secondLook(source, size, mergeFaces(found, options));
+    const faces = mergeFaces(found, options);
+    return options.secondLookThreshold > 0 ? this.secondLook(source, size, faces) : faces;
   }
 
   /** The faces that still look like faces when seen again centred, at two framings (PHOTO_DEFAULTS). */
