@@ -34,10 +34,11 @@ class PhotoSearch:
     nms_iou: float = 0.3  # within one window
     merge_iou: float = 0.3  # across windows and scales
     merge_containment: float = 0.6  # a box this much inside a better one is the same face seen again
-    # The second look (second_look): window sides, × the face's long side, and the mean score a face must keep
-    # (0: no second look).
+    # The second look (second_look): window sides, × the face's long side; the near look's score that keeps a face
+    # at once; otherwise the mean of both looks' scores a face must keep (0: no second look).
     second_look_near: float = 2
     second_look_far: float = 3
+    second_look_sure: float = 0.8
     second_look_threshold: float = 0.65
 
 
@@ -128,30 +129,37 @@ LOOK_FLOOR = 0.3  # a look's candidates below this count as 0: with two looks an
 SAME_FACE_IOU = 0.3  # a look's candidate overlapping the face this much is the face
 
 
-def look_windows(box: Box, factors: Sequence[float]) -> list[Window]:
-    """Square windows centred on a face box, ``factor`` × its long side each (second-look.js lookWindows)."""
-    centre_x, centre_y = box.x + box.width / 2, box.y + box.height / 2
-    side = max(box.width, box.height)
-    return [Window(centre_x - factor * side / 2, centre_y - factor * side / 2, factor * side, smoothing="high")
-            for factor in factors]
+def look_window(box: Box, factor: float) -> Window:
+    """A square window centred on a face box, ``factor`` × its long side (second-look.js lookWindow)."""
+    side = factor * max(box.width, box.height)
+    return Window(box.x + (box.width - side) / 2, box.y + (box.height - side) / 2, side, smoothing="high")
+
+
+def _looks(detector: BlazeFace, picture: Mipmaps, faces: list[Detection], factor: float, batch_size: int
+           ) -> list[float]:
+    """Each face's look score: the best candidate overlapping it in a window centred on it, ``factor`` × its size."""
+    windows = [look_window(face.box, factor) for face in faces]
+    scores: list[float] = []
+    for start in range(0, len(windows), batch_size):
+        batch = windows[start:start + batch_size]
+        for face, candidates in zip(faces[start:start + batch_size], detector.run(picture, batch, LOOK_FLOOR),
+                                    strict=True):
+            scores.append(max((c.score for c in candidates if iou(c.box, face.box) > SAME_FACE_IOU), default=0.0))
+    return scores
 
 
 def second_look(detector: BlazeFace, picture: Mipmaps, faces: list[Detection], search: PhotoSearch
                 ) -> list[Detection]:
-    """The faces that still look like faces when the network sees them again, centred in windows
-    second_look_near and second_look_far × their size: the windows that found them framed them by chance, and a
-    hand, a lamp or a collar that happened to match one window mostly fails the fresh framings (second-look.js)."""
-    factors = (search.second_look_near, search.second_look_far)
-    windows = [window for face in faces for window in look_windows(face.box, factors)]
-    scores: list[float] = []
-    for start in range(0, len(windows), search.batch_size):
-        batch = windows[start:start + search.batch_size]
-        for index, candidates in enumerate(detector.run(picture, batch, LOOK_FLOOR)):
-            face = faces[(start + index) // len(factors)]
-            scores.append(max((c.score for c in candidates if iou(c.box, face.box) > SAME_FACE_IOU), default=0.0))
-    return [face for index, face in enumerate(faces)
-            if sum(scores[index * len(factors):(index + 1) * len(factors)]) / len(factors)
-            >= search.second_look_threshold]
+    """The faces that still look like faces when the network sees them again, centred: the windows that found them
+    framed them by chance, and a hand, a lamp or a collar that happened to match one window mostly fails fresh
+    framings. A near look (second_look_near × the face) scoring second_look_sure keeps a face; otherwise a far
+    one is taken too and the two must average second_look_threshold (detector.js secondLook)."""
+    near = _looks(detector, picture, faces, search.second_look_near, search.batch_size)
+    unsure = [face for face, score in zip(faces, near, strict=True) if score < search.second_look_sure]
+    far = dict(zip(map(id, unsure), _looks(detector, picture, unsure, search.second_look_far, search.batch_size),
+                   strict=True))
+    return [face for face, score in zip(faces, near, strict=True)
+            if score >= search.second_look_sure or (score + far[id(face)]) / 2 >= search.second_look_threshold]
 
 
 def _kept(per_window: list[list[Detection]], batch: Sequence[Window], search: PhotoSearch) -> list[Detection]:

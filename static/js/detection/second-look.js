@@ -10,18 +10,14 @@ export const LOOK_FLOOR = 0.3;
 const SAME_FACE_IOU = 0.3;
 
 /**
- * Square windows centred on a face box (picture pixels), `factor` × the box's long side each.
+ * A square window centred on a face box (picture pixels), `factor` × the box's long side.
  * @param {{x:number, y:number, width:number, height:number}} box
- * @param {number[]} factors
+ * @param {number} factor
  */
-export function lookWindows(box, factors) {
-  const centreX = box.x + box.width / 2;
-  const centreY = box.y + box.height / 2;
-  const side = Math.max(box.width, box.height);
+export function lookWindow(box, factor) {
+  const side = factor * Math.max(box.width, box.height);
   // 'high': filtered scaling, as the tiled windows that find most faces.
-  return factors.map((factor) => ({
-    x: centreX - (factor * side) / 2, y: centreY - (factor * side) / 2, size: factor * side, smoothing: 'high',
-  }));
+  return { x: box.x + (box.width - side) / 2, y: box.y + (box.height - side) / 2, size: side, smoothing: 'high' };
 }
 
 /** The best score among a look's candidates (picture pixels) that are the face in `box`; 0 if none is. */
