@@ -1,6 +1,7 @@
 """Photo mode: every face, large or small. The whole picture letterboxed into the model input, then finer and
 finer scales, each covered by overlapping square windows, down to the smallest face sought; what the windows find
-is merged into one list. The page's static/js/detection/tiling.js and detector.js (PHOTO_DEFAULTS), step for step.
+is merged into one list, and each face found gets a second look that rejects what is not a face. The page's
+static/js/detection/tiling.js, second-look.js and detector.js (PHOTO_DEFAULTS), step for step.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from functools import lru_cache
 
 from emotion_detector.blazeface import BlazeFace, Detection, Window, weighted_nms
 from emotion_detector.canvas import Mipmaps
-from emotion_detector.geometry import Box
+from emotion_detector.geometry import Box, iou
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,12 @@ class PhotoSearch:
     nms_iou: float = 0.3  # within one window
     merge_iou: float = 0.3  # across windows and scales
     merge_containment: float = 0.6  # a box this much inside a better one is the same face seen again
+    # The second look (second_look): window sides, × the face's long side; the near look's score that keeps a face
+    # at once; otherwise the mean of both looks' scores a face must keep (0: no second look).
+    second_look_near: float = 2
+    second_look_far: float = 3
+    second_look_sure: float = 0.8
+    second_look_threshold: float = 0.65
 
 
 @lru_cache(maxsize=64)  # photos of one size share a plan (making one took ~15 ms, 3% of a 1080p search)
@@ -114,7 +121,45 @@ def search_photo(detector: BlazeFace, rgb, search: PhotoSearch) -> list[Detectio
     found = []
     for batch in batches:
         found += _kept(detector.run(picture, batch, lowest), batch, search)
-    return merge_faces(found, search)
+    faces = merge_faces(found, search)
+    return second_look(detector, picture, faces, search) if search.second_look_threshold > 0 else faces
+
+
+LOOK_FLOOR = 0.3  # a look's candidates below this count as 0: with two looks and 0.65, such a look rejects anyway
+SAME_FACE_IOU = 0.3  # a look's candidate overlapping the face this much is the face
+
+
+def look_window(box: Box, factor: float) -> Window:
+    """A square window centred on a face box, ``factor`` × its long side (second-look.js lookWindow)."""
+    side = factor * max(box.width, box.height)
+    return Window(box.x + (box.width - side) / 2, box.y + (box.height - side) / 2, side, smoothing="high")
+
+
+def _looks(detector: BlazeFace, picture: Mipmaps, faces: list[Detection], factor: float, batch_size: int
+           ) -> list[float]:
+    """Each face's look score: the best candidate overlapping it in a window centred on it, ``factor`` × its size."""
+    windows = [look_window(face.box, factor) for face in faces]
+    scores: list[float] = []
+    for start in range(0, len(windows), batch_size):
+        batch = windows[start:start + batch_size]
+        for face, candidates in zip(faces[start:start + batch_size], detector.run(picture, batch, LOOK_FLOOR),
+                                    strict=True):
+            scores.append(max((c.score for c in candidates if iou(c.box, face.box) > SAME_FACE_IOU), default=0.0))
+    return scores
+
+
+def second_look(detector: BlazeFace, picture: Mipmaps, faces: list[Detection], search: PhotoSearch
+                ) -> list[Detection]:
+    """The faces that still look like faces when the network sees them again, centred: the windows that found them
+    framed them by chance, and a hand, a lamp or a collar that happened to match one window mostly fails fresh
+    framings. A near look (second_look_near × the face) scoring second_look_sure keeps a face; otherwise a far
+    one is taken too and the two must average second_look_threshold (detector.js secondLook)."""
+    near = _looks(detector, picture, faces, search.second_look_near, search.batch_size)
+    unsure = [face for face, score in zip(faces, near, strict=True) if score < search.second_look_sure]
+    far = dict(zip(map(id, unsure), _looks(detector, picture, unsure, search.second_look_far, search.batch_size),
+                   strict=True))
+    return [face for face, score in zip(faces, near, strict=True)
+            if score >= search.second_look_sure or (score + far[id(face)]) / 2 >= search.second_look_threshold]
 
 
 def _kept(per_window: list[list[Detection]], batch: Sequence[Window], search: PhotoSearch) -> list[Detection]:
