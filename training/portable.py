@@ -541,9 +541,9 @@ def train(config: PortableConfig) -> Path:
     from training.model import build_model
     from training.prune import start_from
 
+    devices = data_parallel_devices(config.devices)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    devices = data_parallel_devices(config.devices)
     recipe = config.recipe()
     if len(devices) > 1:  # N devices train with N × the batch: other weights than one device gives
         recipe["devices"] = len(devices)
