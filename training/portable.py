@@ -589,9 +589,10 @@ def train(config: PortableConfig) -> Path:
     model.compile(optimizer=make_optimizer(config), loss=training_loss(config),
                   metrics=[keras.metrics.MeanMetricWrapper(student_accuracy, name="accuracy")])
     # XLA compiles the whole step well for a GPU; on a CPU its convolution gradients run several times slower
-    # than op-by-op execution.
+    # than TensorFlow's op-by-op execution. JAX always compiles: op by op it compiles each operation on its own, and
+    # on this 2-core CPU a tiny network's first epoch had not ended after 6 minutes.
     device = accelerator_name()
-    model.jit_compile = device != "cpu"
+    model.jit_compile = device != "cpu" or keras.backend.backend() == "jax"
     log.info("%d faces, %s backend on %s × %d, jit %s", len(faces), keras.backend.backend(), device, len(devices),
              model.jit_compile)
     schedule = CosineWithBudget(config)
