@@ -1,7 +1,7 @@
 """Export a trained checkpoint as the browser model: a TF.js graph model (float16 weights) in ``converted_model/``
 with ``metadata.json``, the one file the browser and the tests read labels, input size and preprocessing from.
 
-    python -m training export --run-dir runs/lapsrn_x2 --data fer2013.csv.gz
+    python -m training export --run-dir runs/w16 --data fer2013_raw.csv.gz
 
 TF.js 4.22 cannot load Keras 3 *layers* models, so the float32 network goes through a SavedModel into a graph model.
 The same float32 network is also converted to a LiteRT (TensorFlow Lite) flatbuffer, ``model.tflite``, with the

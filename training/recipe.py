@@ -123,7 +123,8 @@ def stage_config(stage: Stage, stages: list[Stage], runs: Path, data: str, lapsr
 
 
 def run_recipe(recipe: Recipe, runs: Path, data: str, lapsrn: str | None, cache_dir: str, out: str,
-               devices: int | None = None) -> dict:
+               devices: int | None = None) -> dict | None:
+    """Train every stage, then export; None when the stages ran on a backend the export cannot convert from."""
     import keras
 
     from training.export import export
@@ -133,6 +134,10 @@ def run_recipe(recipe: Recipe, runs: Path, data: str, lapsrn: str | None, cache_
         log.info("recipe %s: stage %d/%d, %s", recipe.path.name, number, len(recipe.stages), stage.name)
         keras.backend.clear_session()  # each stage sets its own precision policy and seeds
         train(stage_config(stage, recipe.stages, runs, data, lapsrn, devices))
+    if keras.backend.backend() != "tensorflow":  # the TF.js and LiteRT converters take TensorFlow graphs
+        log.warning("every stage is trained; the export converts with TensorFlow: rerun the same command with "
+                    "KERAS_BACKEND=tensorflow, which skips the finished stages and exports")
+        return None
     options = recipe.export
     return export(str(runs / options["stage"]), data, out, lapsrn, cache_dir,
                   val_split=options.get("val_split", "PublicTest"), flip_average=options.get("flip_average", False),
@@ -158,6 +163,8 @@ def _run(args: argparse.Namespace) -> int:
     recipe = load_recipe(args.recipe)
     metadata = run_recipe(recipe, Path(args.runs).expanduser(), args.data, args.lapsrn, args.cache_dir, args.out,
                           args.devices)
+    if metadata is None:
+        return 0
     print(json.dumps({"out": args.out, "bytes": metadata["model"]["bytes"],
                       "accuracy": metadata["metrics"]["validation"]["accuracy"]}))
     return 0
