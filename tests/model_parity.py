@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 
 from tests.fer_sample import sample_faces
-from tests.shared_assets import lapsrn_model
 from tests.tfjs_runner import require_browser_stack, tfjs_predict
 
 PARITY_FACES = 32
@@ -16,15 +15,16 @@ TOLERANCE = 0.01
 
 
 def model_inputs(model_dir: Path, cache_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(inputs as the model expects them per metadata.json, labels) for the first real PublicTest faces."""
-    from training.train import prepare_images
+    """(inputs as the model expects them per metadata.json, labels) for the first real PublicTest faces, resized
+    as the page resizes a crop."""
+    from training.evaluate import model_faces
 
     metadata = json.loads((model_dir / "metadata.json").read_text())
     faces, labels = sample_faces("PublicTest", PARITY_FACES)
-    size = metadata["input"]["height"]
-    images = prepare_images(faces, size == 2 * faces.shape[1], str(lapsrn_model()), str(cache_dir))
     spec = metadata["preprocessing"]
-    return (images[..., None].astype(np.float32) * spec["scale"] + spec["offset"]), labels
+    levels = model_faces(faces, metadata["input"]["height"], "bilinear", None, str(cache_dir),
+                         spec.get("photometric", []))
+    return levels.astype(np.float32) * spec["scale"] + spec["offset"], labels
 
 
 def assert_tfjs_matches_keras(browser, model_dir: Path, backend: str, cache_dir: Path) -> None:

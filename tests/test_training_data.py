@@ -1,4 +1,5 @@
-"""Loading FER2013 CSVs and image folders: both formats, folder aliases, auxiliary sets, every bad-input case."""
+"""Loading FER2013 CSVs and image folders: both formats, folder aliases, FER+ votes, parts of splits, every
+bad-input case."""
 
 from __future__ import annotations
 
@@ -11,9 +12,18 @@ import pytest
 from PIL import Image
 
 from tests.shared_assets import fer2013_csv
-from training.data import DataError, FaceSet, fer_csv_bytes, load_auxiliary, load_dataset, overlapping_faces
+from training.data import (
+    DataError,
+    FaceSet,
+    fer_csv_bytes,
+    load_dataset,
+    overlapping_faces,
+    pick_split,
+    read_packed,
+    save_packed,
+)
+from training.ferplus import VOTE_COLUMNS
 from training.labels import EMOTIONS
-from training.train import TrainConfig, load_training_data
 
 
 def faces(count: int, seed: int = 0) -> FaceSet:
@@ -158,30 +168,64 @@ def test_folder_without_images_is_an_error(tmp_path: Path) -> None:
         load_dataset(tmp_path / "happy")
 
 
-def test_auxiliary_faces_join_training_only_and_respect_classes(tmp_path: Path) -> None:
-    csv_path = tmp_path / "fer.csv"
-    csv_path.write_bytes(fer_csv_bytes(faces(7), "Training") + fer_csv_bytes(faces(7), "PublicTest").split(b"\n", 1)[1])
-    aux = tmp_path / "aux"
-    for name in ("happy", "sadness", "angry"):
-        for index in range(2):
-            write_image(aux / name / f"{index}.png")
+def faces_with_votes(count: int, seed: int) -> FaceSet:
+    """Random faces with random FER+ votes, ten per face as FER+ has them."""
+    rng = np.random.default_rng(seed)
+    votes = np.stack([np.bincount(rng.integers(0, len(VOTE_COLUMNS), 10), minlength=len(VOTE_COLUMNS))
+                      for _ in range(count)]).astype(np.uint8)
+    return FaceSet(faces(count, seed).images, faces(count, seed).labels, votes=votes)
 
-    assert len(load_auxiliary(aux)) == 6
-    config = TrainConfig(data=str(csv_path), aux=[str(aux)], aux_classes=["sad", "angry"], superres=False)
-    train, val = load_training_data(config)
 
-    assert len(train) == 7 + 4 and len(val) == 7
-    assert train.class_counts()[EMOTIONS.index("happy")] == 1
-    assert train.class_counts()[EMOTIONS.index("sad")] == 3
-    with pytest.raises(DataError, match="not classes"):
-        load_auxiliary(aux, {"joyful"})
+def test_fer_plus_votes_are_read_and_carried_through_packing_and_parts_of_splits(tmp_path: Path) -> None:
+    train, public = faces_with_votes(12, seed=5), faces_with_votes(5, seed=6)
+    path = tmp_path / "fer_raw.csv"
+    path.write_bytes(fer_csv_bytes(train, "Training") + fer_csv_bytes(public, "PublicTest").split(b"\n", 1)[1])
+    assert path.read_text().splitlines()[0] == "emotion,pixels,Usage," + ",".join(VOTE_COLUMNS)
+
+    splits = load_dataset(path)
+
+    for name, expected in (("Training", train), ("PublicTest", public)):
+        np.testing.assert_array_equal(splits[name].votes, expected.votes)
+        np.testing.assert_array_equal(splits[name].labels, expected.labels)
+    packed = tmp_path / "faces.npz.xz"
+    save_packed(splits, packed)
+    unpacked, _ = read_packed(packed)
+    np.testing.assert_array_equal(unpacked["Training"].votes, train.votes)
+    np.testing.assert_array_equal(unpacked["PublicTest"].votes, public.votes)
+    held_out = pick_split(unpacked, "Training[-4:]", packed)
+    np.testing.assert_array_equal(held_out.votes, train.votes[-4:])
+    np.testing.assert_array_equal(held_out.images, train.images[-4:])
+    plain = tmp_path / "fer.csv"
+    plain.write_bytes(fer_csv_bytes(faces(3), "Training"))
+    assert load_dataset(plain)["Training"].votes is None, "a file without the vote columns has no votes"
+
+
+@pytest.mark.parametrize(("votes", "expected"), [
+    ("1,2,x,0,0,0,0,0,0,7", "field 'surprise' is 'x', expected a FER+ vote count (an integer 0–10)"),
+    ("1,2,0,0,0,0,0,0,0,", "field 'NF' is '', expected a FER+ vote count"),
+    ("11,0,0,0,0,0,0,0,0,0", "field 'neutral' is '11', expected a FER+ vote count"),
+    ("1,2,0,0,-1,0,0,0,0,7", "field 'anger' is '-1', expected a FER+ vote count"),
+])
+def test_a_bad_vote_field_is_refused_naming_the_line_and_the_field(tmp_path: Path, votes: str, expected: str) -> None:
+    header = "emotion,pixels,Usage," + ",".join(VOTE_COLUMNS)
+    path = write_csv(tmp_path / "votes.csv", [f"0,{pixel_text()},Training,0,10,0,0,0,0,0,0,0,0",
+                                              f"3,{pixel_text()},Training,{votes}"], header=header)
+    with pytest.raises(DataError) as refused:
+        load_dataset(path)
+    assert str(refused.value).startswith(f"{path}, line 3: {expected}")
 
 
 def test_real_fer2013_splits_and_class_counts() -> None:
     splits = load_dataset(fer2013_csv())
-    assert len(splits["Training"]) == 28709 and len(splits["PublicTest"]) == 3589
-    assert splits["Training"].class_counts() == [3995, 436, 4097, 7215, 4830, 3171, 4965]
-    assert splits["PublicTest"].class_counts() == [467, 56, 496, 895, 653, 415, 607]
+    if splits["Training"].votes is None:  # the filtered copy of FER2013, as models before raw faces were trained
+        assert len(splits["Training"]) == 28709 and len(splits["PublicTest"]) == 3589
+        assert splits["Training"].class_counts() == [3995, 436, 4097, 7215, 4830, 3171, 4965]
+        assert splits["PublicTest"].class_counts() == [467, 56, 496, 895, 653, 415, 607]
+    else:  # fer2013_raw.csv.gz: raw pixels and FER+ votes, faces with a copy in another split left out
+        assert sorted(splits) == ["PublicTest", "Training"]
+        assert len(splits["Training"]) == 28063 and len(splits["PublicTest"]) == 3529
+        assert splits["Training"].votes.shape == (28063, len(VOTE_COLUMNS))
+        assert splits["PublicTest"].votes.shape == (3529, len(VOTE_COLUMNS))
 
 
 def test_command_line_reports_bad_input_without_a_traceback(tmp_path: Path) -> None:
@@ -192,7 +236,7 @@ def test_command_line_reports_bad_input_without_a_traceback(tmp_path: Path) -> N
 
     path = write_csv(tmp_path / "broken.csv", [f"0,{pixel_text()},Training", f"3,{pixel_text([1] * 10)},Training"])
     completed = subprocess.run(
-        [sys.executable, "-m", "training", "train", "--data", str(path), "--no-superres", "--run-dir",
+        [sys.executable, "-m", "training", "train", "--data", str(path), "--upscale", "bilinear", "--out",
          str(tmp_path / "run")], cwd=REPO, capture_output=True, text=True, timeout=300,
     )
     assert completed.returncode == 2
@@ -200,25 +244,23 @@ def test_command_line_reports_bad_input_without_a_traceback(tmp_path: Path) -> N
     assert "Traceback" not in completed.stderr
 
 
-def test_part_of_training_can_be_held_out_for_model_selection(tmp_path: Path) -> None:
+def test_part_of_a_split_is_picked_in_file_order_and_a_bad_part_is_named(tmp_path: Path) -> None:
     train, public = faces(20, seed=3), faces(7, seed=4)
     path = tmp_path / "fer.csv"
     path.write_bytes(fer_csv_bytes(train, "Training") + fer_csv_bytes(public, "PublicTest").split(b"\n", 1)[1])
+    splits = load_dataset(path)
 
-    kept, held_out = load_training_data(TrainConfig(data=str(path), train_split="Training[:-6]",
-                                                    val_split="training[-6:]"))
+    kept, held_out = pick_split(splits, "Training[:-6]", path), pick_split(splits, "training[-6:]", path)
 
     np.testing.assert_array_equal(kept.images, train.images[:14])
     np.testing.assert_array_equal(held_out.images, train.images[14:])
     np.testing.assert_array_equal(held_out.labels, train.labels[14:])
-    with pytest.raises(DataError, match=r"'Training\[:-5\]' and --val-split 'Training\[-6:\]' share 1 faces"):
-        load_training_data(TrainConfig(data=str(path), train_split="Training[:-5]", val_split="Training[-6:]"))
-    with pytest.raises(DataError, match=r"'Training' and --val-split 'Training\[-6:\]' share 6 faces"):
-        load_training_data(TrainConfig(data=str(path), train_split="Training", val_split="Training[-6:]"))
     with pytest.raises(DataError, match=r"'Training\[-3\]': expected a split name, or NAME\[START:STOP\]"):
-        load_training_data(TrainConfig(data=str(path), val_split="Training[-3]"))
+        pick_split(splits, "Training[-3]", path)
     with pytest.raises(DataError, match=r"split 'PublicTest\[50:\]' selects none of the 7 faces of PublicTest"):
-        load_training_data(TrainConfig(data=str(path), val_split="PublicTest[50:]"))
+        pick_split(splits, "PublicTest[50:]", path)
+    with pytest.raises(DataError, match=r"no split 'PrivateTest'; it has PublicTest, Training"):
+        pick_split(splits, "PrivateTest", path)
 
 
 @pytest.mark.parametrize(("first", "second", "shared"), [
@@ -235,8 +277,11 @@ def test_overlapping_faces_counts_what_two_parts_share(first: str, second: str, 
 
 
 @pytest.mark.parametrize(("module", "options", "expected"), [
-    ("training", ["--epochs", "1"], "warmup_epochs = 1.0: expected fewer than epochs (1)"),
+    ("training", ["--epochs", "0"], "epochs = 0: expected at least 1"),
     ("training", ["--dropout", "1"], "dropout = 1.0: expected at least 0 and less than 1"),
+    ("training", ["--devices", "-1"], "devices = -1: expected 0 (every visible device) or more"),
+    ("training", ["--ferplus-weight", "1.5"], "ferplus_weight = 1.5: expected from 0 to 1"),
+    ("training", ["--photometric", "sharpen"], "photometric = 'sharpen': expected one of none, "),
     ("training.portable", ["--learning-rate", "-0.001"], "learning_rate = -0.001: expected more than 0"),
     ("training.portable", ["--distill-weight", "2"], "distill_weight = 2.0: expected from 0 to 1"),
     ("training.portable", ["--mixup", "0.4", "--cutmix", "1"],
@@ -248,8 +293,8 @@ def test_out_of_range_options_are_refused_by_name_before_any_data_is_read(
 
     main = importlib.import_module(f"{module}.__main__" if module == "training" else module).main
     missing = str(tmp_path / "absent.csv")  # never opened: the options are refused first
-    target = ["--run-dir", str(tmp_path / "run")] if module == "training" else ["--out", str(tmp_path / "run")]
 
-    assert main(["train", "--data", missing, *target, *options]) == 2
-    assert capsys.readouterr().err.strip() == f"error: {expected}"
+    assert main(["train", "--data", missing, "--out", str(tmp_path / "run"), *options]) == 2
+    message = capsys.readouterr().err.strip()
+    assert message.startswith(f"error: {expected}"), message
     assert not (tmp_path / "run").exists()

@@ -1,9 +1,9 @@
-"""`python -m training.portable`: teachers trained without TensorFlow's data pipeline (Keras 3 on any backend, for
-a lent GPU). Packed faces round-trip exactly; the augmentation's affine map moves pixels where it should; a run
-trains, records itself, loads in the TensorFlow pipeline as a teacher, is not retrained when finished and resumes
-when interrupted, ending as an uninterrupted run; teachers
-label the very augmented faces the student sees; mixup blends faces and CutMix pastes boxes, each reporting the
-share the labels get; the device script trains its named students side by side."""
+"""The trainer (`python -m training train`, Keras 3 on any backend): packed faces round-trip exactly; the
+augmentation's affine map moves pixels where it should; the photometric steps in the training graph are the
+package's; a run trains, records itself, teaches the next, is not retrained when finished and resumes when
+interrupted, ending as an uninterrupted run; teachers label the very augmented faces the student sees; mixup blends
+faces and CutMix pastes boxes, each reporting the share the labels get; one and two devices train alike; the
+device script trains its named students side by side."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from training.portable import (  # noqa: E402
     CosineWithBudget,
     Cutmix,
     Mixup,
+    Photometric,
     PickUpscaling,
     PortableConfig,
     RandomAffine,
@@ -85,6 +86,29 @@ def test_the_random_affine_map_mirrors_rotates_and_shifts_about_the_centre() -> 
     assert len(set(brightest)) > 3, "each face gets its own angle"
 
 
+@pytest.mark.parametrize("name", ["equalize", "fer2013-filter"])
+def test_the_photometric_layer_does_exactly_what_the_package_does_to_a_crop(name: str) -> None:
+    from emotion_detector.photometric import apply_steps
+    from training.preprocessing import photometric_steps
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("held exact on the TensorFlow backend, the one export and evaluation run on")
+    rng = np.random.default_rng(11)
+    faces = np.concatenate([
+        rng.random((6, 96, 96, 1), dtype=np.float32),  # augmented faces: levels between whole ones
+        rng.integers(0, 256, (3, 96, 96, 1)).astype(np.float32) / 255,
+        rng.integers(90, 110, (2, 96, 96, 1)).astype(np.float32) / 255,  # low contrast, as a dim camera gives
+        np.full((1, 96, 96, 1), 0.5, np.float32),  # one grey level: left as it is
+    ])
+    steps = photometric_steps(name)
+
+    ours = keras.ops.convert_to_numpy(Photometric(steps)(faces))
+
+    expected = apply_steps(faces * np.float32(255), steps) / np.float32(255)
+    np.testing.assert_array_equal(ours, expected)
+    assert not np.array_equal(ours, faces), "the steps change the faces, so the comparison bites"
+
+
 def test_the_schedule_warms_up_anneals_to_zero_and_fits_its_time_budget() -> None:
     schedule = CosineWithBudget(PortableConfig("", "", learning_rate=1e-2, warmup_epochs=1, epochs=11))
     rates = [schedule.learning_rate(epoch) for epoch in range(11)]
@@ -116,11 +140,11 @@ def test_the_schedule_warms_up_anneals_to_zero_and_fits_its_time_budget() -> Non
     assert shared.epochs == 100, "never beyond the configured epochs"
 
 
-def test_a_portable_run_trains_records_itself_and_teaches_the_pipeline(tmp_path: Path) -> None:
+def test_a_run_trains_records_itself_and_teaches_the_next(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     faces = random_packed_faces(tmp_path / "faces.npz.xz", 96, rng)
     out = tmp_path / "teacher"
-    command = [sys.executable, "-m", "training.portable", "train", "--data", str(faces), "--out", str(out),
+    command = [sys.executable, "-m", "training", "train", "--data", str(faces), "--out", str(out),
                "--width", "4", "--epochs", "2", "--batch-size", "32", "--precision", "float32", "--upscale", "bilinear"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     first = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
@@ -188,7 +212,7 @@ def test_an_interrupted_run_resumes_after_its_last_epoch_and_ends_as_an_uninterr
 
     def command(out: Path, *extra: str) -> list[str]:
         # Dropout, augmentation, mixup and a teacher: every random generator a checkpoint has to carry.
-        return [sys.executable, "-m", "training.portable", "train", "--data", str(faces), "--out", str(out),
+        return [sys.executable, "-m", "training", "train", "--data", str(faces), "--out", str(out),
                 "--architecture", "pyramid", "--width", "4", "--dropout", "0.3", "--epochs", str(epochs),
                 "--batch-size", "32", "--precision", "float32", "--upscale", "bilinear", "--teacher", str(teacher),
                 "--mixup", "0.4", *extra]
@@ -350,12 +374,14 @@ def test_mixup_weights_follow_the_beta_distribution(alpha: float) -> None:
     assert len(np.unique(weight)) > 3000, "each face draws its own weight"
 
 
-def test_a_bad_data_file_is_refused_naming_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("module", ["training", "training.portable"])  # the second as commands written before
+def test_a_bad_data_file_is_refused_naming_it(tmp_path: Path, module: str) -> None:
     missing = tmp_path / "nowhere.npz.xz"
     completed = subprocess.run(
-        [sys.executable, "-m", "training.portable", "train", "--data", str(missing), "--out", str(tmp_path / "o")],
+        [sys.executable, "-m", module, "train", "--data", str(missing), "--out", str(tmp_path / "o")],
         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300)
     assert completed.returncode == 2 and f"error: {missing}: no such file or folder" in completed.stderr
+    assert "Traceback" not in completed.stderr
 
 
 def test_lapsrn_weights_travel_with_the_faces_and_upscale_them_for_lapsrn_and_mixed_runs(tmp_path: Path) -> None:
@@ -367,11 +393,11 @@ def test_lapsrn_weights_travel_with_the_faces_and_upscale_them_for_lapsrn_and_mi
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     faces, bare = tmp_path / "faces.npz.xz", tmp_path / "bare.npz.xz"
     for out, lapsrn in ((faces, str(lapsrn_model())), (bare, "")):
-        packed = subprocess.run([sys.executable, "-m", "training.portable", "pack", "--data", str(csv_path),
+        packed = subprocess.run([sys.executable, "-m", "training", "pack", "--data", str(csv_path),
                                  "--out", str(out), "--lapsrn", lapsrn], cwd=REPO, env=env, capture_output=True,
                                 text=True, timeout=300)
         assert packed.returncode == 0, packed.stderr[-4000:]
-    train = [sys.executable, "-m", "training.portable", "train", "--width", "4", "--epochs", "1",
+    train = [sys.executable, "-m", "training", "train", "--width", "4", "--epochs", "1",
              "--batch-size", "32", "--precision", "float32"]
 
     trained = subprocess.run([*train, "--data", str(faces), "--out", str(tmp_path / "run")], cwd=REPO, env=env,
@@ -391,7 +417,7 @@ def test_lapsrn_weights_travel_with_the_faces_and_upscale_them_for_lapsrn_and_mi
     assert refused.returncode == 2 and f"error: {bare}: holds no LapSRN weights" in refused.stderr
 
 
-def test_a_portable_run_exports_as_the_browser_model_from_its_own_record(tmp_path: Path) -> None:
+def test_a_run_exports_as_the_browser_model_from_its_own_record(tmp_path: Path) -> None:
     from tests.fer_sample import write_sample_csv
     from tests.shared_assets import lapsrn_model
 
@@ -399,7 +425,7 @@ def test_a_portable_run_exports_as_the_browser_model_from_its_own_record(tmp_pat
     csv_path = write_sample_csv(tmp_path / "fer.csv", {"Training": 64, "PublicTest": 32})
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     run = tmp_path / "run"
-    trained = subprocess.run([sys.executable, "-m", "training.portable", "train", "--data", str(csv_path),
+    trained = subprocess.run([sys.executable, "-m", "training", "train", "--data", str(csv_path),
                               "--lapsrn", str(lapsrn_model()), "--out", str(run), "--architecture", "pyramid",
                               "--width", "4", "--epochs", "1", "--batch-size", "32", "--precision", "float32"],
                              cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
@@ -433,7 +459,7 @@ def test_a_taught_mixup_student_trains_on_jax_the_backend_of_the_lent_gpus(tmp_p
     build_model(96, len(EMOTIONS), width=4).save(teacher)
     student = tmp_path / "student"
     completed = subprocess.run(
-        [sys.executable, "-m", "training.portable", "train", "--data", str(faces), "--out", str(student),
+        [sys.executable, "-m", "training", "train", "--data", str(faces), "--out", str(student),
          "--architecture", "pyramid", "--width", "4", "--epochs", "1", "--batch-size", "32", "--upscale", "bilinear",
          "--precision", "mixed_bfloat16", "--teacher", str(teacher), "--mixup", "0.4"],
         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), "KERAS_BACKEND": "jax"}, capture_output=True, text=True,
@@ -444,12 +470,54 @@ def test_a_taught_mixup_student_trains_on_jax_the_backend_of_the_lent_gpus(tmp_p
     assert record["recipe"]["mixup"] == 0.4 and np.isfinite(record["history"][0]["loss"])
 
 
+def test_one_and_two_devices_train_the_same_weights_from_the_same_global_batch(tmp_path: Path) -> None:
+    """Data parallelism (keras.distribution, JAX) on two virtual CPU devices: each step's 16 faces split 8 and 8
+    give the weights one device gives from all 16, dropout, augmentation and mixup included, since every random
+    draw is made for the whole batch."""
+    pytest.importorskip("jax", reason="JAX is not installed")
+    faces = random_packed_faces(tmp_path / "faces.npz.xz", 64, np.random.default_rng(6))
+    env = {**os.environ, "PYTHONPATH": str(REPO), "KERAS_BACKEND": "jax",
+           "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    common = [sys.executable, "-m", "training", "train", "--data", str(faces), "--architecture", "pyramid",
+              "--width", "2", "--dropout", "0.3", "--epochs", "2", "--precision", "float32", "--upscale", "bilinear",
+              "--mixup", "0.4"]
+    runs = {}
+    for devices, batch in ((1, 16), (2, 8)):
+        out = tmp_path / f"devices{devices}"
+        completed = subprocess.run([*common, "--out", str(out), "--devices", str(devices), "--batch-size", str(batch)],
+                                   cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        assert completed.returncode == 0, completed.stderr[-4000:]
+        assert f"on cpu × {devices}" in completed.stderr
+        runs[devices] = json.loads((out / "run.json").read_text())
+
+    assert runs[2]["devices"] == runs[2]["recipe"]["devices"] == 2
+    assert runs[1]["devices"] == 1 and "devices" not in runs[1]["recipe"], "one device: as runs recorded before"
+    for one, two in zip(runs[1]["history"], runs[2]["history"], strict=True):
+        assert two["loss"] == pytest.approx(one["loss"], rel=1e-4)
+    for one, two in zip(classifier_weights(tmp_path / "devices1"), classifier_weights(tmp_path / "devices2"),
+                        strict=True):
+        np.testing.assert_allclose(two, one, rtol=1e-4, atol=1e-5)
+
+
+def test_several_devices_need_the_jax_backend_and_as_many_devices(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    from training.__main__ import main
+
+    backend = keras.backend.backend()
+    expected = (f"devices = 64: training on several devices needs the JAX backend (KERAS_BACKEND=jax), not {backend}"
+                if backend != "jax" else "devices = 64: only")
+    assert main(["train", "--data", str(tmp_path / "absent.csv"), "--out", str(tmp_path / "run"),
+                 "--devices", "64"]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {expected}")
+    assert not (tmp_path / "run").exists(), "refused before anything is written"
+
+
 def test_the_device_script_trains_each_named_student_side_by_side_and_leaves_few_files(tmp_path: Path) -> None:
     faces = random_packed_faces(tmp_path / "faces.npz.xz", 64, np.random.default_rng(2))
     env = {**os.environ, "PYTHONPATH": str(REPO), "KERAS_BACKEND": "tensorflow"}
     tiny = ["--width", "4", "--epochs", "1", "--batch-size", "32", "--precision", "float32", "--upscale", "bilinear"]
     carried = tmp_path / ".device-data"  # the script finds carried teachers where a device call puts them
-    teacher = subprocess.run([sys.executable, "-m", "training.portable", "train", "--data", str(faces), "--out",
+    teacher = subprocess.run([sys.executable, "-m", "training", "train", "--data", str(faces), "--out",
                               str(tmp_path / "teacher"), *tiny], cwd=REPO, env=env, capture_output=True, text=True,
                              timeout=600)
     assert teacher.returncode == 0, teacher.stderr[-4000:]

@@ -1,6 +1,6 @@
-"""`python -m training recipe`: a checked-in TOML file runs every stage (teacher, distilled student) and the export
-with one command; a bad recipe is refused naming the file, stage and option; the shipped recipe is the one that
-made converted_model/."""
+"""`python -m training recipe`: a checked-in TOML file runs every stage (teacher, distilled student) of the one
+trainer and the export with one command; a bad recipe is refused naming the file, stage and option; the shipped
+recipe is the one that made converted_model/."""
 
 from __future__ import annotations
 
@@ -19,16 +19,17 @@ from training.portable import PortableConfig
 from training.recipe import load_recipe, stage_config
 
 SHIPPED_RECIPE = REPO / "training" / "recipes" / "shipped.toml"
-PREVIOUS_RECIPE = REPO / "training" / "recipes" / "cpu_consistent.toml"  # the model shipped before it
 
 TINY_RECIPE = """
 [[stage]]
 name = "teacher"
+trainer = "portable"  # as recipes written when there were two trainers say: the one there is
 architecture = "vgg96"
 width = 4
 epochs = 2
 batch_size = 32
 precision = "float32"
+upscale = "bilinear"
 
 [[stage]]
 name = "student"
@@ -38,7 +39,7 @@ width = 4
 epochs = 2
 batch_size = 32
 precision = "float32"
-aug_noise = 0.03
+mixup = 0.4
 
 [export]
 stage = "student"
@@ -56,12 +57,13 @@ stage = "student"
     ('[[stage]]\nname = "../a"\n', r"stage 1: 'name' must be a plain folder name"),
     ('[[stage]]\nname = "a"\n[export]\nstage = "z"\n', r"\[export\] stage = 'z' names no stage"),
     ('[[stage]]\nname = "a"\ndata = "elsewhere.csv"\n', r"unknown option\(s\) \['data'\]"),
-    ('[[stage]]\nname = "a"\ntrainer = "gpu"\n', r"stage 1 \(a\): trainer = 'gpu'; expected one of train, portable"),
-    ('[[stage]]\nname = "a"\ntrainer = "portable"\naug_noise = 0.1\n', r"unknown option\(s\) \['aug_noise'\]"),
+    ('[[stage]]\nname = "a"\ntrainer = "train"\n', r"stage 1 \(a\): trainer = 'train'; there is one trainer"),
+    ('[[stage]]\nname = "a"\naug_noise = 0.1\n', r"unknown option\(s\) \['aug_noise'\]"),
+    ('[[stage]]\nname = "a"\npatience = 5\n', r"unknown option\(s\) \['patience'\]"),
     ('[[stage]]\nname = "a"\ntrainer = "portable"\noptimizer = 1\n', r"optimizer = 1 should be str"),
-    ('[[stage]]\nname = "a"\nepochs = 1\n', r"stage 1 \(a\): warmup_epochs = 1.0: expected fewer than epochs \(1\)"),
-    ('[[stage]]\nname = "a"\ntrainer = "portable"\ndropout = 1.5\n', r"dropout = 1.5: expected at least 0 and less"),
-    ('[[stage]]\nname = "a"\ntrainer = "portable"\noptimizer = "adam"\n', r"optimizer = 'adam': expected one of"),
+    ('[[stage]]\nname = "a"\ndropout = 1.5\n', r"stage 1 \(a\): dropout = 1.5: expected at least 0 and less"),
+    ('[[stage]]\nname = "a"\ndevices = -1\n', r"devices = -1: expected 0 \(every visible device\) or more"),
+    ('[[stage]]\nname = "a"\noptimizer = "adam"\n', r"optimizer = 'adam': expected one of"),
     ("[stages]\n", r"unknown table\(s\) \['stages'\]"),
     ("[[stage]\n", r"not a readable TOML recipe"),
     ("", r"no \[\[stage\]\] tables"),
@@ -78,7 +80,7 @@ def test_the_checked_in_recipe_is_the_one_that_made_the_shipped_model(tmp_path: 
     metadata = json.loads((REPO / "converted_model" / "metadata.json").read_text())
     recipe = load_recipe(SHIPPED_RECIPE)
     exported = next(stage for stage in recipe.stages if stage.name == recipe.export["stage"])
-    config = stage_config(exported, recipe.stages, tmp_path, data="fer2013.csv.gz", lapsrn=None, cache_dir=".cache")
+    config = stage_config(exported, recipe.stages, tmp_path, data="fer2013.csv.gz", lapsrn=None)
     assert isinstance(config, PortableConfig) and metadata["training"]["trainer"] == "training.portable"
     recorded = dict(metadata["training"]["recipe"])
     # The teachers' and the starting point's digests need their files; the recipe names as many teachers as were
@@ -93,8 +95,7 @@ def test_the_checked_in_recipe_is_the_one_that_made_the_shipped_model(tmp_path: 
 def resolved(path: Path, runs: Path) -> tuple:
     """The recipe at ``path`` and each stage's configuration by name, with run folders under ``runs``."""
     recipe = load_recipe(path)
-    return recipe, {stage.name: stage_config(stage, recipe.stages, runs, data="fer2013.csv.gz", lapsrn=None,
-                                             cache_dir=".cache")
+    return recipe, {stage.name: stage_config(stage, recipe.stages, runs, data="fer2013.csv.gz", lapsrn=None)
                     for stage in recipe.stages}
 
 
@@ -108,43 +109,31 @@ def test_the_shipped_recipe_resolves_every_stage(tmp_path: Path) -> None:
     assert configs["gpu_teacher"].upscale == "bilinear" and configs["gpu_teacher_lapsrn"].upscale == "lapsrn"
 
 
-def test_the_previous_recipe_still_resolves_every_stage(tmp_path: Path) -> None:
-    recipe, configs = resolved(PREVIOUS_RECIPE, tmp_path)
-    student = configs[recipe.export["stage"]]
-    assert student.teachers == [str(tmp_path / "gpu_teacher" / "model.keras")] and student.teacher_online
-    assert student.init_from == str(tmp_path / "student_ensemble_distilled" / "best.keras")
-    assert isinstance(configs["gpu_teacher"], PortableConfig) and configs["gpu_teacher"].upscale == "bilinear"
-    ensemble = configs["student_ensemble_distilled"]
-    teacher, refined = (str(tmp_path / name / "best.keras") for name in ("teacher", "student_refined"))
-    assert ensemble.teachers == [teacher, refined] and ensemble.teacher_flip_average and ensemble.init_from == refined
-    assert configs["student_refined"].teachers == [teacher]
-    assert configs["teacher"].init_from == str(tmp_path / "teacher_stage1" / "best.keras")
-
-
-def test_a_portable_stage_starts_from_an_earlier_stage_pruned_or_not(tmp_path: Path) -> None:
+def test_a_stage_starts_from_an_earlier_stage_pruned_or_not(tmp_path: Path) -> None:
     path = tmp_path / "prune.toml"
-    path.write_text('[[stage]]\nname = "wide"\ntrainer = "portable"\nwidth = 16\n\n'
-                    '[[stage]]\nname = "narrow"\ntrainer = "portable"\nwidth = 10\ninit_from = "wide"\n'
-                    'teachers = ["wide"]\n')
+    path.write_text('[[stage]]\nname = "wide"\nwidth = 16\n\n'
+                    '[[stage]]\nname = "narrow"\nwidth = 10\ninit_from = "wide"\nteachers = ["wide"]\n')
     _, configs = resolved(path, tmp_path / "runs")
     wide = str(tmp_path / "runs" / "wide" / "model.keras")
     assert configs["narrow"].init_from == wide and configs["narrow"].teachers == [wide]
     assert configs["wide"].init_from is None
 
 
-def test_a_portable_stage_is_a_portable_run_and_its_model_teaches_later_stages(tmp_path: Path) -> None:
-    path = tmp_path / "mixed.toml"
+def test_each_stage_is_a_run_of_the_one_trainer_and_its_model_teaches_later_stages(tmp_path: Path) -> None:
+    path = tmp_path / "stages.toml"
     path.write_text('[[stage]]\nname = "gpu"\ntrainer = "portable"\nepochs = 7\noptimizer = "sgd"\n'
-                    '[[stage]]\nname = "student"\nteachers = ["gpu"]\ninit_from = "gpu"\n'
-                    '[[stage]]\nname = "gpu_student"\ntrainer = "portable"\nteachers = ["gpu", "student"]\n')
+                    '[[stage]]\nname = "student"\nteachers = ["gpu"]\ninit_from = "gpu"\ndevices = 0\n'
+                    '[[stage]]\nname = "gpu_student"\nteachers = ["gpu", "student"]\n')
     recipe = load_recipe(path)
-    gpu, student, gpu_student = (
-        stage_config(stage, recipe.stages, tmp_path, data="faces.csv", lapsrn=None, cache_dir=".cache")
-        for stage in recipe.stages)
-    assert isinstance(gpu, PortableConfig)
+    gpu, student, gpu_student = (stage_config(stage, recipe.stages, tmp_path, data="faces.csv", lapsrn=None)
+                                 for stage in recipe.stages)
+    assert all(isinstance(config, PortableConfig) for config in (gpu, student, gpu_student))
     assert (gpu.epochs, gpu.optimizer, gpu.out, gpu.data) == (7, "sgd", str(tmp_path / "gpu"), "faces.csv")
     assert student.teachers == [str(tmp_path / "gpu" / "model.keras")] == [student.init_from]
-    assert gpu_student.teachers == [str(tmp_path / "gpu" / "model.keras"), str(tmp_path / "student" / "best.keras")]
+    assert gpu_student.teachers == [str(tmp_path / "gpu" / "model.keras"), str(tmp_path / "student" / "model.keras")]
+    assert (gpu.devices, student.devices) == (1, 0), "one device unless the recipe says otherwise"
+    overridden = stage_config(recipe.stages[1], recipe.stages, tmp_path, data="faces.csv", lapsrn=None, devices=2)
+    assert overridden.devices == 2, "the command line's --devices overrides the recipe's"
 
 
 def test_a_two_stage_recipe_trains_distils_and_exports_with_one_command(tmp_path: Path) -> None:
@@ -163,16 +152,16 @@ def test_a_two_stage_recipe_trains_distils_and_exports_with_one_command(tmp_path
 
     metadata = json.loads((out / "metadata.json").read_text())
     teacher, student = runs / "teacher", runs / "student"
-    assert metadata["training"]["teachers_sha256"] == [sha256_file(teacher / "best.keras")]
-    assert metadata["training"]["checkpoint_sha256"] == sha256_file(student / "best.keras")
+    assert metadata["training"]["teachers_sha256"] == [sha256_file(teacher / "model.keras")]
+    assert metadata["training"]["checkpoint_sha256"] == sha256_file(student / "model.keras")
     assert metadata["training"]["recipe"]["architecture"] == "pyramid"
-    assert metadata["training"]["recipe"]["augment"]["noise"] == pytest.approx(0.03)
-    assert list(student.glob("teacher-*.npy")), "the student caches its teacher's probabilities"
+    assert metadata["training"]["recipe"]["mixup"] == pytest.approx(0.4)
     for run in (teacher, student):
-        assert json.loads((run / "state.json").read_text())["completed_epochs"] == 2
+        assert [entry["epoch"] for entry in json.loads((run / "run.json").read_text())["history"]] == [1, 2]
     assert json.loads(first.stdout.strip().splitlines()[-1])["out"] == str(out)
 
     again = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert again.returncode == 0, again.stderr[-4000:]
-    assert f"{teacher} is already complete" in again.stderr and f"{student} is already complete" in again.stderr
-    assert sha256_file(student / "best.keras") == metadata["training"]["checkpoint_sha256"], "nothing is retrained"
+    assert f"{teacher}: finished earlier (2 epochs)" in again.stderr
+    assert f"{student}: finished earlier (2 epochs)" in again.stderr
+    assert sha256_file(student / "model.keras") == metadata["training"]["checkpoint_sha256"], "nothing is retrained"

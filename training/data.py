@@ -64,9 +64,6 @@ class FaceSet:
         votes = None if self.votes is None else self.votes[rows]
         return FaceSet(self.images[rows], self.labels[rows], self.skipped, votes)
 
-    def filter_classes(self, keep: set[int]) -> FaceSet:
-        return self.subset(np.isin(self.labels, sorted(keep)))
-
     @staticmethod
     def concat(parts: list[FaceSet]) -> FaceSet:
         parts = [p for p in parts if len(p)]
@@ -124,7 +121,7 @@ def read_packed(path: str | Path) -> tuple[dict[str, FaceSet], dict[str, np.ndar
             arrays = dict(archive)
     except (lzma.LZMAError, OSError, ValueError, EOFError) as problem:
         raise DataError(f"{path}: not a packed face file ({problem}); expected one written by "
-                        "`python -m training.portable pack`") from None
+                        "`python -m training pack`") from None
     extra = {key.removeprefix(EXTRA_PREFIX): arrays.pop(key) for key in list(arrays) if key.startswith(EXTRA_PREFIX)}
     splits = {}
     for key in arrays:
@@ -210,7 +207,7 @@ def _parse_votes(row: dict[str, str]) -> list[int]:
     counts = []
     for column in VOTE_COLUMNS:
         text = (row.get(column) or "").strip()
-        if not text.isdigit() or int(text) > 255:
+        if not text.isdigit() or int(text) > 10:
             raise DataError(f"field {column!r} is {text!r}, expected a FER+ vote count (an integer 0–10)")
         counts.append(int(text))
     return counts
@@ -308,17 +305,6 @@ def read_face_image(path: Path) -> np.ndarray:
         raise DataError(f"{path}: unreadable image, expected a JPEG/PNG/BMP face ({problem})") from None
 
 
-def load_auxiliary(root: str | Path, classes: set[str] | None = None, skip_bad: bool = False) -> FaceSet:
-    """Every face under an auxiliary folder (any layout, all splits merged), optionally only some classes."""
-    faces = FaceSet.concat(list(load_image_folder(root, skip_bad=skip_bad).values()))
-    if classes:
-        unknown = classes - set(EMOTIONS)
-        if unknown:
-            raise DataError(f"--aux-classes: {sorted(unknown)} are not classes; expected some of {', '.join(EMOTIONS)}")
-        faces = faces.filter_classes({EMOTIONS.index(c) for c in classes})
-    return faces
-
-
 def _warn_skipped(source: Path, skipped: list[str]) -> None:
     if skipped:
         log.warning("%s: skipped %d bad row(s)/file(s); first: %s", source, len(skipped), skipped[0])
@@ -366,10 +352,12 @@ def overlapping_faces(split_a: str, split_b: str, sizes: dict[str, int]) -> int:
 
 
 def fer_csv_bytes(faces: FaceSet, usage: str) -> bytes:
-    """FaceSet rows in FER2013's CSV format (used to make small datasets for tests and demos)."""
+    """FaceSet rows in FER2013's CSV format, with FER+'s vote columns when the faces have votes (used to make small
+    datasets for tests and demos)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["emotion", "pixels", "Usage"])
-    for image, label in zip(faces.images, faces.labels, strict=True):
-        writer.writerow([int(label), " ".join(map(str, image.reshape(-1).tolist())), usage])
+    writer.writerow(["emotion", "pixels", "Usage", *(VOTE_COLUMNS if faces.votes is not None else ())])
+    for index, (image, label) in enumerate(zip(faces.images, faces.labels, strict=True)):
+        votes = faces.votes[index].tolist() if faces.votes is not None else []
+        writer.writerow([int(label), " ".join(map(str, image.reshape(-1).tolist())), usage, *votes])
     return out.getvalue().encode()

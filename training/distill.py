@@ -1,8 +1,8 @@
 """Knowledge distillation: teachers as frozen float32 networks, and the labels mixed with their softened
 probabilities, on any Keras backend.
 
-Both trainers use it: ``training.train`` on targets cached once per face or on each augmented batch (in tf.data),
-``training.portable`` inside the jitted training step.
+The trainer (``training.portable``) runs the teachers inside the training step, on the very augmented batch the
+student sees.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Evaluate a trained model on any FER2013 CSV or image folder and split: accuracy, macro-F1, per-class precision
 and recall, and the confusion matrix (JSON and PNG).
 
-    python -m training evaluate --model runs/lapsrn_x2/best.keras --data fer2013.csv.gz --split PrivateTest
+    python -m training evaluate --model runs/w16/model.keras --data fer2013.csv.gz --split PrivateTest
 """
 
 from __future__ import annotations
@@ -209,7 +209,7 @@ def add_parser(commands, add_data_options) -> None:
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_data_options(parser)
     parser.add_argument("--model", required=True, action="append",
-                        help="a .keras checkpoint, e.g. runs/lapsrn_x2/best.keras; repeat it to evaluate an ensemble "
+                        help="a .keras checkpoint, e.g. runs/w16/model.keras; repeat it to evaluate an ensemble "
                              "(probabilities averaged)")
     parser.add_argument("--split", default="PublicTest", help="split to evaluate (PublicTest, PrivateTest, Test…)")
     parser.add_argument("--out", default=None,

@@ -1,7 +1,7 @@
 """Export a trained checkpoint as the browser model: a TF.js graph model (float16 weights) in ``converted_model/``
 with ``metadata.json``, the one file the browser and the tests read labels, input size and preprocessing from.
 
-    python -m training export --run-dir runs/lapsrn_x2 --data fer2013.csv.gz
+    python -m training export --run-dir runs/w16 --data fer2013_raw.csv.gz
 
 TF.js 4.22 cannot load Keras 3 *layers* models, so the float32 network goes through a SavedModel into a graph model.
 The same float32 network is also converted to a LiteRT (TensorFlow Lite) flatbuffer, ``model.tflite``, with the
@@ -224,40 +224,17 @@ def calibrate(model, splits: dict, data: str, split: str | None, steps: list[dic
 
 
 def training_record(run: Path, splits: dict, data: str) -> tuple[Path, dict]:
-    """The checkpoint a run folder exports and how it was trained, from either trainer's records: ``train``'s
-    best.keras with config.json and state.json, or ``training.portable``'s model.keras (its last epoch) with
-    run.json."""
-    portable_record = run / "run.json"
-    if portable_record.exists():
-        return _portable_training(run, json.loads(portable_record.read_text()), splits, data)
-    config = json.loads((run / "config.json").read_text())
-    state = json.loads((run / "state.json").read_text())
-    checkpoint = run / "best.keras"
-    return checkpoint, {
-        "recipe": config["recipe"],
-        "init_from": config.get("init_from"),  # a fine-tuning stage starts from this checkpoint
-        "init_from_sha256": config.get("init_from_sha256"),
-        # distilled from these models' probabilities; a run folder from before ensembles names one "teacher"
-        "teachers": config.get("teachers", [config["teacher"]] if config.get("teacher") else []),
-        "teachers_sha256": config.get("teachers_sha256",
-                                      [config["teacher_sha256"]] if config.get("teacher_sha256") else []),
-        "superres": "LapSRN x2 (cv2.dnn_superres)" if config["recipe"]["superres"] else None,
-        "train_faces": config["train_faces"],
-        "train_class_counts": config["train_class_counts"],
-        "data_sha256": config["data_sha256"],
-        "checkpoint_sha256": sha256_file(checkpoint),
-        "best_epoch": state["best_epoch"],
-        "epochs_run": state["completed_epochs"],
-        "train_seconds": state.get("train_seconds"),
-        "history": state["history"],
-    }
-
-
-def _portable_training(run: Path, record: dict, splits: dict, data: str) -> tuple[Path, dict]:
+    """The checkpoint a run folder exports (``model.keras``, the run's last epoch) and how it was trained, from its
+    ``run.json``, after checking that the run trained on ``data``'s faces."""
     from training.data import pick_split
     from training.files import sha256_arrays
     from training.portable import MODEL_FILE, UPSCALING
 
+    record_path = run / "run.json"
+    if not record_path.is_file():
+        raise FileNotFoundError(f"{record_path} not found: expected a finished run folder of `python -m training "
+                                "train` (model.keras and run.json)")
+    record = json.loads(record_path.read_text())
     config = record["config"]
     faces = pick_split(splits, config["train_split"], data)
     if sha256_arrays(faces.images, faces.labels) != record["data_sha256"]:
@@ -311,8 +288,7 @@ def add_parser(commands, add_data_options) -> None:
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_data_options(parser)
     parser.add_argument("--run-dir", required=True,
-                        help="training run folder: best.keras and config.json (train), or model.keras and run.json "
-                             "(training.portable)")
+                        help="a finished training run folder (model.keras and run.json)")
     parser.add_argument("--out", default="converted_model")
     parser.add_argument("--val-split", default="PublicTest", help="split whose metrics go into metadata.json")
     parser.add_argument("--calibration-split", default=CALIBRATION_SPLIT,

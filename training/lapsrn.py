@@ -1,7 +1,7 @@
 """LapSRN ×2 in Keras ops, for machines where OpenCV's dnn_superres cannot run (a lent GPU: JAX, no TensorFlow).
 
 ``read_weights`` takes the same ``LapSRN_x2.pb`` that ``training.superres`` gives OpenCV and returns its arrays;
-``python -m training.portable pack --lapsrn`` stores them beside the faces, and ``upscale`` then reproduces
+``python -m training pack --lapsrn`` stores them beside the faces, and ``upscale`` then reproduces
 OpenCV's output on any Keras backend (tests/test_superres.py holds the two to one grey level). The network: ten
 3×3 convolutions of 64 channels with leaky ReLUs, then a sub-pixel ×2 of the features added to a sub-pixel ×2 of
 the input (OpenCV feeds grey faces as float in [0, 1] and rounds the result back to uint8).

@@ -1,4 +1,4 @@
-"""Range checks for the numeric training options both trainers share (``train`` and ``training.portable``).
+"""Range checks for the trainer's numeric options (``training.portable.PortableConfig``).
 
 A value out of range would otherwise surface deep inside Keras ("decay_steps must be > 0") or train quietly to
 nonsense (a negative learning rate), so each config checks itself when built: before any data is read.
@@ -13,13 +13,13 @@ LIMITS: tuple[tuple[str, Callable[[float], bool], str], ...] = (
     ("epochs", lambda value: value >= 1, "at least 1"),
     ("batch_size", lambda value: value >= 1, "at least 1"),
     ("width", lambda value: value >= 1, "at least 1"),
-    ("patience", lambda value: value >= 1, "at least 1"),
     ("learning_rate", lambda value: value > 0, "more than 0"),
     ("distill_temperature", lambda value: value > 0, "more than 0"),
     ("warmup_epochs", lambda value: value >= 0, "0 or more"),
     ("weight_decay", lambda value: value >= 0, "0 or more"),
     ("class_weight_power", lambda value: value >= 0, "0 or more"),
     ("time_budget", lambda value: value >= 0, "0 or more"),
+    ("devices", lambda value: value >= 0, "0 (every visible device) or more"),
     ("mixup", lambda value: value >= 0, "0 or more"),
     ("cutmix", lambda value: value >= 0, "0 or more"),
     ("dropout", lambda value: 0 <= value < 1, "at least 0 and less than 1"),

@@ -1,32 +1,33 @@
-"""Training without TensorFlow: Keras 3 on JAX (or PyTorch), for a lent GPU machine.
+"""The trainer: Keras 3 on any backend (JAX, PyTorch or TensorFlow), on this CPU or on GPUs.
 
-``training/train.py`` feeds batches through tf.data and TensorFlow's image ops; the GPU machines this project is
-sometimes lent have JAX and PyTorch but no TensorFlow, and only 64 MiB travels to them. This trainer keeps the
-same networks (``training.model``) and the same FER2013 Training faces, and moves the rest onto the accelerator:
+It trains the networks of ``training.model`` on FER2013's 48×48 faces and moves the work onto the accelerator:
 
 - the faces travel as 48×48 uint8 (``pack``: Training in ~53 MB) with LapSRN ×2's weights beside them, and are
   upscaled once on arrival by ``training.lapsrn`` (the same network in Keras ops, within one grey level of
-  OpenCV's output), since OpenCV's dnn_superres does not run there; ``--upscale bilinear`` upscales inside the
-  training graph instead, as the page does with camera crops, and ``--upscale mixed`` picks one of the two per
-  face at every step;
-- augmentation runs on the GPU inside the jitted step: one random affine map per face (mirror, rotation, shift,
-  zoom), then Keras's brightness, contrast, noise and random-erasing layers;
-- AdamW or SGD with Nesterov momentum, a cosine schedule after a linear warm-up, label smoothing and the
+  OpenCV's output); ``--upscale bilinear`` upscales inside the training graph instead, as the page does with
+  camera crops, and ``--upscale mixed`` picks one of the two per face at every step;
+- augmentation runs on the accelerator inside the training step: one random affine map per face (mirror,
+  rotation, shift, zoom), then Keras's brightness, contrast, noise and random-erasing layers; then the photometric
+  steps that metadata.json declares (``--photometric``), as the page does to every crop;
+- targets: the FER2013 labels, mixed with the FER+ vote distributions by ``--ferplus-weight`` where the data has
+  votes; AdamW or SGD with Nesterov momentum, a cosine schedule after a linear warm-up, label smoothing and the
   pipeline's class weights. No model selection: the last epoch is the result, so PublicTest stays untouched;
 - with ``--teacher`` (repeatable), distillation: the teachers label the very augmented faces the network sees
-  ("consistent" teaching, Beyer et al. 2022), which only a GPU affords for long schedules;
+  ("consistent" teaching, Beyer et al. 2022);
 - with ``--mixup ALPHA``, mixup: faces blended in pairs, their labels alike, and the teachers label the blended
   faces; ``--cutmix ALPHA`` pastes a box of one face into the other instead (CutMix), labels mixed by area;
 - with ``--init-from``, a trained network to start from; a wider one of the same architecture is pruned to
-  ``--width`` first (``training.prune``).
+  ``--width`` first (``training.prune``);
+- with ``--devices N`` (0: every visible device), data parallelism through ``keras.distribution`` on the JAX
+  backend: each step's batch of N × ``--batch-size`` faces is split over N accelerators.
 
 With ``--time-budget`` the run fits its epoch count to the time it has (measured on the first epochs) and
 records the count; rerunning with ``--epochs`` set to it reproduces the schedule on any machine, this CPU too.
 The same command resumes an interrupted run after its last finished epoch (``checkpoint.npz``); on the same
 backend it ends with the weights an uninterrupted run has, and a run stopped on another backend goes on here too.
 
-    python -m training.portable pack --data fer2013.csv.gz --lapsrn LapSRN_x2.pb --out faces.npz.xz
-    KERAS_BACKEND=jax python -m training.portable train --data faces.npz.xz --out DIR --epochs 120 [--teacher T.keras]
+    python -m training pack --data fer2013_raw.csv.gz --lapsrn LapSRN_x2.pb --out faces.npz.xz
+    KERAS_BACKEND=jax python -m training train --data faces.npz.xz --out DIR --epochs 120 [--teacher T.keras]
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ import logging
 import math
 import os
 import platform
-import sys
 import time
 import zipfile
 from dataclasses import asdict, dataclass, field
@@ -65,7 +65,7 @@ from training.files import atomic_write, atomic_write_json, remove_partial_write
 from training.labels import EMOTIONS, FER_SIZE
 from training.options import check_ranges
 from training.preprocessing import photometric_steps
-from training.superres import LAPSRN_ENV, SuperResolutionError, lapsrn_path
+from training.superres import LAPSRN_ENV, lapsrn_path
 
 log = logging.getLogger("training.portable")
 
@@ -114,6 +114,9 @@ class PortableConfig:
     # Steps done to every face after augmentation, by name (training.preprocessing.PHOTOMETRIC); exported into
     # metadata.json, so that the page does the same to every crop.
     photometric: str = "none"
+    # Accelerators each step's batch is split over (keras.distribution.DataParallel, JAX backend): 0 means every
+    # visible one. ``batch_size`` is per device, so N devices train with N × the batch.
+    devices: int = 1
 
     def __post_init__(self) -> None:
         check_ranges(self)
@@ -127,7 +130,8 @@ class PortableConfig:
     def recipe(self) -> dict:
         """What determines the trained weights: a finished run in the same folder must match it to be reused."""
         fields = asdict(self)
-        for key in ("data", "out", "time_budget", "lapsrn", "teachers", "init_from"):
+        # The device count is recorded by ``train`` once resolved (0 means all there are), and only when above 1.
+        for key in ("data", "out", "time_budget", "lapsrn", "teachers", "init_from", "devices"):
             fields.pop(key)
         if self.init_from:  # runs recorded before pruning existed, which all started from noise, still match
             fields["init_from_sha256"] = sha256_file(self.init_from)
@@ -537,9 +541,12 @@ def train(config: PortableConfig) -> Path:
     from training.model import build_model
     from training.prune import start_from
 
+    devices = data_parallel_devices(config.devices)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     recipe = config.recipe()
+    if len(devices) > 1:  # N devices train with N × the batch: other weights than one device gives
+        recipe["devices"] = len(devices)
     finished = _read_json(out / "run.json")
     checkpoint = out / CHECKPOINT_FILE
     remove_partial_writes(out)
@@ -567,6 +574,9 @@ def train(config: PortableConfig) -> Path:
     weights = class_weights(target_classes, config.class_weight_power)[target_classes]
     keras.utils.set_random_seed(config.seed)
     keras.mixed_precision.set_global_policy(config.precision)
+    if keras.backend.backend() == "jax":  # variables replicated and each batch split over the devices
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices)
+                                            if len(devices) > 1 else None)
     history: list[dict] = []
     classifier = build_model(96, len(EMOTIONS), width=config.width, dropout=config.dropout, weight_decay=0.0,
                              architecture=config.architecture)
@@ -576,13 +586,15 @@ def train(config: PortableConfig) -> Path:
     model = training_model(classifier, config.seed, teachers, face_size=network_input.shape[1], mixup=config.mixup,
                            mixed_upscaling=mixed_upscaling, cutmix=config.cutmix,
                            photometric=photometric_steps(config.photometric))
-    model.compile(optimizer=_optimizer(config), loss=training_loss(config),
+    model.compile(optimizer=make_optimizer(config), loss=training_loss(config),
                   metrics=[keras.metrics.MeanMetricWrapper(student_accuracy, name="accuracy")])
     # XLA compiles the whole step well for a GPU; on a CPU its convolution gradients run several times slower
-    # than op-by-op execution.
+    # than TensorFlow's op-by-op execution. JAX always compiles: op by op it compiles each operation on its own, and
+    # on this 2-core CPU a tiny network's first epoch had not ended after 6 minutes.
     device = accelerator_name()
-    model.jit_compile = device != "cpu"
-    log.info("%d faces, %s backend on %s, jit %s", len(faces), keras.backend.backend(), device, model.jit_compile)
+    model.jit_compile = device != "cpu" or keras.backend.backend() == "jax"
+    log.info("%d faces, %s backend on %s × %d, jit %s", len(faces), keras.backend.backend(), device, len(devices),
+             model.jit_compile)
     schedule = CosineWithBudget(config)
     sessions = []
     if resumed:
@@ -606,10 +618,13 @@ def train(config: PortableConfig) -> Path:
         order = epoch_order(config.seed, epoch, len(faces))
         for part, buffer in zip(parts, gathered, strict=True):
             np.take(part, order, axis=0, out=buffer)
-        *epoch_inputs, epoch_targets, epoch_weights = gathered
+        # Every batch, the last one too, must split evenly over the devices: up to N − 1 faces, drawn afresh each
+        # epoch, sit the epoch out.
+        *epoch_inputs, epoch_targets, epoch_weights = (buffer[: len(order) - len(order) % len(devices)]
+                                                       for buffer in gathered)
         model.fit(epoch_inputs if mixed_upscaling else epoch_inputs[0], epoch_targets, sample_weight=epoch_weights,
-                  batch_size=config.batch_size, initial_epoch=epoch, epochs=epoch + 1, shuffle=False, verbose=0,
-                  callbacks=[callback])
+                  batch_size=config.batch_size * len(devices), initial_epoch=epoch, epochs=epoch + 1, shuffle=False,
+                  verbose=0, callbacks=[callback])
         epoch += 1
     record = {
         "recipe": recipe,
@@ -623,6 +638,7 @@ def train(config: PortableConfig) -> Path:
         "keras": keras.__version__,
         "backend": keras.backend.backend(),
         "device": device,
+        "devices": len(devices),
         "python": platform.python_version(),
         "sessions": sessions,  # where each stretch of epochs trained, when the run was resumed
     }
@@ -661,7 +677,7 @@ def lapsrn_weights(config: PortableConfig, packed_extra: dict[str, np.ndarray]) 
     return weights
 
 
-def _optimizer(config: PortableConfig):
+def make_optimizer(config: PortableConfig):
     if config.optimizer == "sgd":
         return keras.optimizers.SGD(config.learning_rate, momentum=0.9, nesterov=True,
                                     weight_decay=config.weight_decay)
@@ -673,6 +689,24 @@ def _read_json(path: Path) -> dict | None:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+def data_parallel_devices(requested: int) -> list[str]:
+    """The devices each batch is split over: ``requested`` of the visible ones (0: all of them). One device needs
+    nothing of keras.distribution, so any backend trains on one; several need the JAX backend's DataParallel."""
+    if requested == 1:
+        return ["default"]
+    backend = keras.backend.backend()
+    if backend != "jax" and requested == 0:
+        log.warning("devices = 0: the %s backend trains on one device; KERAS_BACKEND=jax trains on all", backend)
+        return ["default"]
+    if backend != "jax":
+        raise ValueError(f"devices = {requested}: training on several devices needs the JAX backend "
+                         f"(KERAS_BACKEND=jax), not {backend}")
+    visible = keras.distribution.list_devices()
+    if requested > len(visible):
+        raise ValueError(f"devices = {requested}: only {len(visible)} visible ({', '.join(visible)})")
+    return visible[: requested or len(visible)]
 
 
 def accelerator_name() -> str:
@@ -694,18 +728,22 @@ def accelerator_name() -> str:
     return "cpu"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.portable", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    pack = commands.add_parser("pack", help="write splits of a dataset as one .npz.xz file")
+def add_parsers(commands) -> None:
+    """``pack`` and ``train``, for ``python -m training`` and ``python -m training.portable`` alike."""
+    pack = commands.add_parser("pack", help="write splits of a dataset as one .npz.xz file (faces and LapSRN "
+                               "weights, to carry to another machine)")
     pack.add_argument("--data", default=os.environ.get(DATA_ENV), help=f"FER2013 CSV (default ${DATA_ENV})")
     pack.add_argument("--splits", nargs="+", default=["Training"])
     pack.add_argument("--out", required=True, help="the .npz.xz file to write")
     pack.add_argument("--lapsrn", default=os.environ.get(LAPSRN_ENV),
                       help=f"LapSRN_x2.pb whose weights travel with the faces (default ${LAPSRN_ENV}; none: omitted)")
-    run = commands.add_parser("train", help="train a teacher on any Keras backend")
-    run.add_argument("--data", required=True, help="FER2013 CSV or a file written by `pack`")
-    run.add_argument("--out", required=True, help="folder for model.keras and run.json")
+    pack.set_defaults(run=_pack)
+    run = commands.add_parser("train", help="train (or resume) a network",
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    run.add_argument("--data", default=os.environ.get(DATA_ENV),
+                     help=f"FER2013 CSV (.csv or .csv.gz) or a file written by `pack` (default ${DATA_ENV})")
+    run.add_argument("--out", required=True, help="run folder for model.keras and run.json; an unfinished run "
+                     "there is resumed")
     run.add_argument("--teacher", dest="teachers", action="append", default=[],
                      help="a trained .keras model labelling each augmented batch too (repeat for an ensemble)")
     run.add_argument("--lapsrn", help=f"LapSRN_x2.pb when --data is a CSV (default ${LAPSRN_ENV})")
@@ -718,25 +756,35 @@ def main(argv: list[str] | None = None) -> int:
             run.add_argument(f"--{name.replace('_', '-')}", action="store_true")
         else:
             run.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
-    try:
-        if args.command == "pack":
-            if not args.data:
-                parser.error(f"--data is required (or set ${DATA_ENV})")
-            if not args.out.endswith(PACKED_SUFFIX):
-                parser.error(f"--out {args.out}: expected a name ending in {PACKED_SUFFIX}")
-            source = load_dataset(args.data)
-            extra = ({LAPSRN_PREFIX + name: array for name, array in lapsrn.read_weights(args.lapsrn).items()}
-                     if args.lapsrn else {})
-            save_packed({name: pick_split(source, name, args.data) for name in args.splits}, args.out, extra)
-            log.info("%s: %s, %.1f MB", args.out, ", ".join(args.splits), Path(args.out).stat().st_size / 1e6)
-        else:
-            train(PortableConfig(**{key: value for key, value in vars(args).items() if key != "command"}))
-    except (DataError, SuperResolutionError, ValueError) as problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
+    run.set_defaults(run=_train)
+
+
+def _pack(args: argparse.Namespace) -> int:
+    if not args.data:
+        raise DataError(f"no dataset: pass --data PATH/fer2013_raw.csv.gz or set ${DATA_ENV}")
+    if not args.out.endswith(PACKED_SUFFIX):
+        raise ValueError(f"--out {args.out}: expected a name ending in {PACKED_SUFFIX}")
+    source = load_dataset(args.data)
+    extra = ({LAPSRN_PREFIX + name: array for name, array in lapsrn.read_weights(args.lapsrn).items()}
+             if args.lapsrn else {})
+    save_packed({name: pick_split(source, name, args.data) for name in args.splits}, args.out, extra)
+    log.info("%s: %s, %.1f MB", args.out, ", ".join(args.splits), Path(args.out).stat().st_size / 1e6)
     return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    if not args.data:
+        raise DataError(f"no dataset: pass --data PATH/fer2013_raw.csv.gz (or a packed file) or set ${DATA_ENV}")
+    train(PortableConfig(**{key: value for key, value in vars(args).items() if key not in ("command", "run")}))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m training.portable COMMAND`` is ``python -m training COMMAND``, for the commands written before
+    this became the one trainer."""
+    from training.__main__ import main as training_main
+
+    return training_main(argv)
 
 
 if __name__ == "__main__":

@@ -3,12 +3,11 @@
     python -m training recipe training/recipes/shipped.toml --runs ~/emotion-runs/shipped
 
 A recipe is a TOML file. Each ``[[stage]]`` is one ``train`` run in ``RUNS/<name>``; its keys are ``train``'s
-options with underscores (``learning_rate``, ``aug_erase_probability``…). ``init_from`` names an earlier stage,
-which stands for that stage's ``best.keras``; ``teachers`` is a list of earlier stages. A stage with
-``trainer = "portable"`` is a ``training.portable`` run instead (a network trained without TensorFlow, on a GPU
-when there is one); its keys are that trainer's options, ``teachers`` included, and it stands for its
-``model.keras``. ``[export]`` names the stage to export and ``export``'s options. A stage resumes after its last
-finished epoch and a finished stage is skipped, so the same command continues an interrupted recipe at any point.
+options with underscores (``learning_rate``, ``ferplus_weight``…). ``init_from`` names an earlier stage, which
+stands for that stage's ``model.keras``; ``teachers`` is a list of earlier stages. ``trainer = "portable"``, which
+recipes written when there were two trainers carry, names the one there is and is ignored. ``[export]`` names the
+stage to export and ``export``'s options. A stage resumes after its last finished epoch and a finished stage is
+skipped, so the same command continues an interrupted recipe at any point.
 """
 
 from __future__ import annotations
@@ -21,29 +20,24 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from training.augment import AugmentConfig
-from training.portable import PortableConfig
-from training.train import TrainConfig
+from training.portable import MODEL_FILE, PortableConfig
 
 log = logging.getLogger(__name__)
 
 # Where the files go is the command line's business, not the recipe's.
-NOT_IN_RECIPES = {"data", "run_dir", "lapsrn", "cache_dir", "skip_bad", "augment"}
-STAGE_KEYS = {f.name for f in dataclasses.fields(TrainConfig)} - NOT_IN_RECIPES
-AUGMENT_KEYS = {"aug_" + f.name for f in dataclasses.fields(AugmentConfig)}
+STAGE_KEYS = {f.name for f in dataclasses.fields(PortableConfig)} - {"data", "out", "time_budget", "lapsrn"}
 EXPORT_KEYS = {"stage", "flip_average", "float16", "val_split"}
-PORTABLE_KEYS = {f.name for f in dataclasses.fields(PortableConfig)} - {"data", "out", "time_budget", "lapsrn"}
-TRAINERS = ("train", "portable")
+# The one trainer's name in recipes written when there were two.
+LEGACY_TRAINER = "portable"
 
 
 @dataclass
 class Stage:
     name: str
-    options: dict  # TrainConfig fields, aug_* for AugmentConfig; init_from and teachers name earlier stages
-    trainer: str = "train"  # or "portable": options are PortableConfig fields
+    options: dict  # PortableConfig fields; init_from and teachers name earlier stages
 
     def model_path(self, runs: Path) -> Path:
-        return runs / self.name / ("model.keras" if self.trainer == "portable" else "best.keras")
+        return runs / self.name / MODEL_FILE
 
 
 @dataclass
@@ -70,17 +64,16 @@ def load_recipe(path: str | Path) -> Recipe:
             raise ValueError(f"{where}: 'name' must be a plain folder name, got {name!r}")
         if name in (stage.name for stage in stages):
             raise ValueError(f"{where}: the name {name!r} is used twice")
+        if table.get("trainer", LEGACY_TRAINER) != LEGACY_TRAINER:
+            raise ValueError(f"{where} ({name}): trainer = {table['trainer']!r}; there is one trainer, so leave the "
+                             f"key out (or write {LEGACY_TRAINER!r}, as older recipes do)")
         options = {key: value for key, value in table.items() if key not in ("name", "trainer")}
-        trainer = table.get("trainer", "train")
-        if trainer not in TRAINERS:
-            raise ValueError(f"{where} ({name}): trainer = {trainer!r}; expected one of {', '.join(TRAINERS)}")
-        allowed = PORTABLE_KEYS if trainer == "portable" else STAGE_KEYS | AUGMENT_KEYS
-        wrong = set(options) - allowed
+        wrong = set(options) - STAGE_KEYS
         if wrong:
             raise ValueError(f"{where} ({name}): unknown option(s) {sorted(wrong)}; expected any of "
-                             f"{', '.join(sorted(allowed))}")
+                             f"{', '.join(sorted(STAGE_KEYS))}")
         for key, value in options.items():
-            expected = _expected_type(key, trainer)
+            expected = _expected_type(key)
             if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
                 kinds = expected if isinstance(expected, tuple) else (expected,)
                 names = " or ".join(kind.__name__ for kind in kinds)
@@ -91,9 +84,9 @@ def load_recipe(path: str | Path) -> Recipe:
         for teacher in options.get("teachers", []):
             if not isinstance(teacher, str) or teacher not in earlier:
                 raise ValueError(f"{where} ({name}): teachers: {teacher!r} must name an earlier stage")
-        stage = Stage(name, options, trainer)
+        stage = Stage(name, options)
         try:  # the stage's config checks its own values: refused now, not hours later when the stage starts
-            stage_config(stage, [*stages, stage], Path(), data="", lapsrn=None, cache_dir="")
+            stage_config(stage, [*stages, stage], Path(), data="", lapsrn=None)
         except ValueError as error:
             raise ValueError(f"{where} ({name}): {error}") from error
         stages.append(stage)
@@ -109,52 +102,42 @@ def load_recipe(path: str | Path) -> Recipe:
     return Recipe(path, stages, export)
 
 
-def _expected_type(key: str, trainer: str = "train") -> type | tuple[type, ...]:
+def _expected_type(key: str) -> type | tuple[type, ...]:
     if key == "init_from":
         return str
-    if trainer == "portable":
-        default = getattr(PortableConfig("", ""), key)
-    elif key in AUGMENT_KEYS:
-        default = getattr(AugmentConfig(), key.removeprefix("aug_"))
-    else:
-        default = getattr(TrainConfig(data=""), key)
-    if isinstance(default, tuple):
-        return list
+    default = getattr(PortableConfig("", ""), key)
     return (int, float) if isinstance(default, float) else type(default)
 
 
-def stage_config(stage: Stage, stages: list[Stage], runs: Path, data: str, lapsrn: str | None, cache_dir: str,
-                 skip_bad: bool = False) -> TrainConfig | PortableConfig:
+def stage_config(stage: Stage, stages: list[Stage], runs: Path, data: str, lapsrn: str | None,
+                 devices: int | None = None) -> PortableConfig:
+    """The stage's run; ``devices`` (the command line's) overrides the recipe's device count."""
     by_name = {earlier.name: earlier for earlier in stages}
     options = dict(stage.options)
     options["teachers"] = [str(by_name[teacher].model_path(runs)) for teacher in options.get("teachers", [])]
     if "init_from" in options:
         options["init_from"] = str(by_name[options["init_from"]].model_path(runs))
-    if stage.trainer == "portable":
-        return PortableConfig(data=data, out=str(runs / stage.name), lapsrn=lapsrn, **options)
-    augment = {key.removeprefix("aug_"): options.pop(key) for key in list(options) if key in AUGMENT_KEYS}
-    if "erase_area" in augment:
-        augment["erase_area"] = tuple(augment["erase_area"])
-    return TrainConfig(data=data, run_dir=str(runs / stage.name), lapsrn=lapsrn, cache_dir=cache_dir,
-                       skip_bad=skip_bad, augment=AugmentConfig(**augment), **options)
+    if devices is not None:
+        options["devices"] = devices
+    return PortableConfig(data=data, out=str(runs / stage.name), lapsrn=lapsrn, **options)
 
 
 def run_recipe(recipe: Recipe, runs: Path, data: str, lapsrn: str | None, cache_dir: str, out: str,
-               skip_bad: bool = False) -> dict:
+               devices: int | None = None) -> dict | None:
+    """Train every stage, then export; None when the stages ran on a backend the export cannot convert from."""
     import keras
 
-    from training import portable
     from training.export import export
-    from training.train import train
+    from training.portable import train
 
     for number, stage in enumerate(recipe.stages, start=1):
         log.info("recipe %s: stage %d/%d, %s", recipe.path.name, number, len(recipe.stages), stage.name)
         keras.backend.clear_session()  # each stage sets its own precision policy and seeds
-        config = stage_config(stage, recipe.stages, runs, data, lapsrn, cache_dir, skip_bad)
-        if isinstance(config, PortableConfig):
-            portable.train(config)
-        else:
-            train(config)
+        train(stage_config(stage, recipe.stages, runs, data, lapsrn, devices))
+    if keras.backend.backend() != "tensorflow":  # the TF.js and LiteRT converters take TensorFlow graphs
+        log.warning("every stage is trained; the export converts with TensorFlow: rerun the same command with "
+                    "KERAS_BACKEND=tensorflow, which skips the finished stages and exports")
+        return None
     options = recipe.export
     return export(str(runs / options["stage"]), data, out, lapsrn, cache_dir,
                   val_split=options.get("val_split", "PublicTest"), flip_average=options.get("flip_average", False),
@@ -168,6 +151,9 @@ def add_parser(commands, add_data_options) -> None:
     parser.add_argument("recipe", help="a TOML recipe, e.g. training/recipes/shipped.toml")
     parser.add_argument("--runs", required=True, help="folder for the stages' run folders (outside the work tree)")
     parser.add_argument("--out", default="converted_model", help="where the exported model goes")
+    parser.add_argument("--devices", type=int, default=None,
+                        help="accelerators each stage's batch is split over, overriding the recipe's (0: every "
+                             "visible one; JAX backend); N devices train with N × the batch")
     parser.set_defaults(run=_run)
 
 
@@ -176,7 +162,9 @@ def _run(args: argparse.Namespace) -> int:
         raise ValueError("no dataset: pass --data PATH/fer2013.csv(.gz) or set $FER2013_CSV")
     recipe = load_recipe(args.recipe)
     metadata = run_recipe(recipe, Path(args.runs).expanduser(), args.data, args.lapsrn, args.cache_dir, args.out,
-                          args.skip_bad)
+                          args.devices)
+    if metadata is None:
+        return 0
     print(json.dumps({"out": args.out, "bytes": metadata["model"]["bytes"],
                       "accuracy": metadata["metrics"]["validation"]["accuracy"]}))
     return 0

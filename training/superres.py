@@ -31,7 +31,7 @@ def lapsrn_path(explicit: str | Path | None) -> Path:
     if not candidate:
         raise SuperResolutionError(
             f"no LapSRN model given: pass --lapsrn PATH/LapSRN_x2.pb or set ${LAPSRN_ENV} "
-            "(see the README for where to get it), or --no-superres to train on 48×48 faces"
+            "(see the README for where to get it), or train with --upscale bilinear"
         )
     path = Path(candidate)
     if not path.is_file():
