@@ -2,7 +2,10 @@
 grey face crop, at the model's input size, before pixel scaling. The page applies the same steps
 (static/js/photometric.js), and training and evaluation use this module, so one list in metadata.json governs all.
 
-The crop's grey levels are first rounded to whole levels in 0–255, since the steps are defined on 8-bit images:
+The crop's grey levels are first rounded to whole levels in 0–255, since the steps are defined on 8-bit images.
+Halves go to the even neighbour, and a level within TIE_TOLERANCE of a half counts as one: a ×2 bilinear resize
+(a 48×48 face to a 96×96 input) gives exact quarter levels, which a float32 resize on the page misses by a few
+millionths, and rounding those the other way moves whole histogram bins.
 
 - ``{"op": "contrast", "gain": G}``: each level times G, rounded, levels above 255 clipped (OpenCV's
   ``convertScaleAbs``);
@@ -16,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 STEPS = ("contrast", "equalize_histogram")
+TIE_TOLERANCE = 1e-3
 
 
 def check_steps(steps: list[dict], where: str) -> None:
@@ -38,13 +42,20 @@ def apply_steps(grey: np.ndarray, steps: list[dict]) -> np.ndarray:
     grey = np.asarray(grey, np.float32)
     if not steps:
         return grey
-    levels = np.clip(np.rint(grey), 0, 255).astype(np.uint8)
+    levels = np.clip(round_levels(grey), 0, 255).astype(np.uint8)
     for step in steps:
         if step["op"] == "contrast":
             levels = np.minimum(np.rint(levels * np.float32(step["gain"])), 255).astype(np.uint8)
         else:
             levels = equalize_histogram(levels)
     return levels.astype(np.float32)
+
+
+def round_levels(grey: np.ndarray) -> np.ndarray:
+    """Nearest whole level; a half, or within TIE_TOLERANCE of one, goes to the even neighbour."""
+    floor = np.floor(grey)
+    tie = np.abs(grey - floor - 0.5) < TIE_TOLERANCE
+    return np.where(tie, floor + floor % 2, np.rint(grey))
 
 
 def equalize_histogram(levels: np.ndarray) -> np.ndarray:

@@ -1,27 +1,28 @@
 #!/usr/bin/env bash
-# One call on a lent GPU machine (JAX, no TensorFlow): a fresh teacher, then the shipped student's network
-# distilled from it (and from any teachers carried in .device-data/*.keras) on the very augmented LapSRN faces it
+# Training on a GPU machine that has JAX but no TensorFlow: a fresh teacher, then the shipped student's network
+# distilled from it (and from any teachers copied to .gpu-data/*.keras) on the very augmented LapSRN faces it
 # trains on, each inside a time budget. Run from the repository root; results land in $OUT (or ./gpu-runs).
 #
-# Carry (git-ignored, built on this side):
-#   .whl/                      keras, namex and optree wheels for Python 3.12 (pip download; device README)
-#   .device-data/faces.npz.xz  python -m training.portable pack --lapsrn ../shared/models/LapSRN_x2.pb ...
-#   .device-data/*.keras       optional extra teachers (the total must stay under 64 MiB)
+# Copy beside the checkout (git-ignored, built on a machine with TensorFlow):
+#   .whl/                   keras, namex and optree wheels for Python 3.12 (pip download), when the GPU machine
+#                           has no network
+#   .gpu-data/faces.npz.xz  python -m training pack --lapsrn ../shared/models/LapSRN_x2.pb ...
+#   .gpu-data/*.keras       optional extra teachers
 #
-# TEACHER_SECONDS=0 skips the fresh teacher (then at least one carried teacher is needed). STUDENTS lists the
+# TEACHER_SECONDS=0 skips the fresh teacher (then at least one copied teacher is needed). STUDENTS lists the
 # students, separated by ";": each a run name, then the options it adds to or overrides in the common ones below
 # (argparse keeps an option's last value), e.g. STUDENTS="kd0.5 --distill-weight 0.5; kd1.0 --distill-weight 1.0".
-# They train side by side on the one GPU, which one small network leaves mostly idle. A device call brings back at
-# most 8 files, so $OUT ends with one log and one NAME.tar per run (its folder: model.keras, run.json once it
-# finished, checkpoint.npz if it stopped before its last epoch, which the same training.portable command resumes):
-# 7 runs at most, the fresh teacher included. Unpack with `tar -xf NAME.tar -C RUNS`.
+# They train side by side on the one GPU, which one small network leaves mostly idle. $OUT ends with one log and
+# one NAME.tar per run (its folder: model.keras, run.json once it finished, checkpoint.npz if it stopped before its
+# last epoch, which the same training command resumes), so that few files come back: 7 runs at most, the fresh
+# teacher included. Unpack with `tar -xf NAME.tar -C RUNS`.
 set -euo pipefail
 
 OUT=${OUT:-gpu-runs}
 TEACHER_SECONDS=${TEACHER_SECONDS:-150}
 STUDENT_SECONDS=${STUDENT_SECONDS:-330}
 STUDENTS=${STUDENTS:-student}
-DATA=${DATA:-.device-data/faces.npz.xz}
+DATA=${DATA:-.gpu-data/faces.npz.xz}
 mkdir -p "$OUT"
 if [[ -d .whl ]]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
@@ -31,13 +32,13 @@ export KERAS_BACKEND=${KERAS_BACKEND:-jax}
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader || true
 
 teachers=()
-for carried in .device-data/*.keras; do
+for carried in .gpu-data/*.keras; do
   [[ -e $carried ]] && teachers+=(--teacher "$carried")
 done
 IFS=';' read -ra students <<<"$STUDENTS"
 runs=$(( ${#students[@]} + (TEACHER_SECONDS > 0) ))
 if (( runs > 7 )); then
-  echo "STUDENTS names ${#students[@]} students: with the teacher that is $runs runs, and a device call brings back" \
+  echo "STUDENTS names ${#students[@]} students: with the teacher that is $runs runs; $OUT keeps" \
     "one log and at most 7 runs" >&2
   exit 2
 fi
@@ -48,7 +49,7 @@ if (( TEACHER_SECONDS > 0 )); then
   teachers+=(--teacher "$OUT/teacher/model.keras")
 fi
 if (( ${#teachers[@]} == 0 )); then
-  echo "no teacher: carry .device-data/*.keras or set TEACHER_SECONDS > 0" >&2
+  echo "no teacher: copy teachers to .gpu-data/*.keras or set TEACHER_SECONDS > 0" >&2
   exit 2
 fi
 # JAX takes 75% of the GPU's memory by default: each student gets an equal share instead.

@@ -516,7 +516,7 @@ def test_the_device_script_trains_each_named_student_side_by_side_and_leaves_few
     faces = random_packed_faces(tmp_path / "faces.npz.xz", 64, np.random.default_rng(2))
     env = {**os.environ, "PYTHONPATH": str(REPO), "KERAS_BACKEND": "tensorflow"}
     tiny = ["--width", "4", "--epochs", "1", "--batch-size", "32", "--precision", "float32", "--upscale", "bilinear"]
-    carried = tmp_path / ".device-data"  # the script finds carried teachers where a device call puts them
+    carried = tmp_path / ".gpu-data"  # the script finds copied teachers there
     teacher = subprocess.run([sys.executable, "-m", "training", "train", "--data", str(faces), "--out",
                               str(tmp_path / "teacher"), *tiny], cwd=REPO, env=env, capture_output=True, text=True,
                              timeout=600)

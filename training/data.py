@@ -97,7 +97,7 @@ def _existing(path: str | Path) -> Path:
 
 def save_packed(splits: dict[str, FaceSet], path: str | Path, extra: dict[str, np.ndarray] | None = None) -> None:
     """Splits (and ``extra`` arrays, such as LapSRN's weights) as one xz-compressed NumPy archive: about 80% of
-    the raw pixels' size (FER2013's are noisy), so that Training fits the 64 MiB that travels to a lent GPU.
+    the raw pixels' size (FER2013's are noisy), so that Training travels to a GPU machine in a small file.
     Neighbouring pixels are stored as differences (xz's delta filter, which any xz reader undoes), a megabyte
     less than plain xz."""
 

@@ -1,4 +1,5 @@
-"""LapSRN ×2 in Keras ops, for machines where OpenCV's dnn_superres cannot run (a lent GPU: JAX, no TensorFlow).
+"""LapSRN ×2 in Keras ops, for machines where OpenCV's dnn_superres cannot run (a GPU machine with JAX and no
+TensorFlow).
 
 ``read_weights`` takes the same ``LapSRN_x2.pb`` that ``training.superres`` gives OpenCV and returns its arrays;
 ``python -m training pack --lapsrn`` stores them beside the faces, and ``upscale`` then reproduces

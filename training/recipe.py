@@ -5,7 +5,9 @@
 A recipe is a TOML file. Each ``[[stage]]`` is one ``train`` run in ``RUNS/<name>``; its keys are ``train``'s
 options with underscores (``learning_rate``, ``ferplus_weight``…). ``init_from`` names an earlier stage, which
 stands for that stage's ``model.keras``; ``teachers`` is a list of earlier stages. ``trainer = "portable"``, which
-recipes written when there were two trainers carry, names the one there is and is ignored. ``[export]`` names the
+recipes written when there were two trainers carry, names the one there is and is ignored. ``data_file`` names
+another CSV in the folder of ``--data`` for one stage (the shipped model's early stages were trained on the
+filtered FER2013 copy, its last on the raw one). ``[export]`` names the
 stage to export and ``export``'s options. A stage resumes after its last finished epoch and a finished stage is
 skipped, so the same command continues an interrupted recipe at any point.
 """
@@ -25,7 +27,8 @@ from training.portable import MODEL_FILE, PortableConfig
 log = logging.getLogger(__name__)
 
 # Where the files go is the command line's business, not the recipe's.
-STAGE_KEYS = {f.name for f in dataclasses.fields(PortableConfig)} - {"data", "out", "time_budget", "lapsrn"}
+STAGE_KEYS = ({f.name for f in dataclasses.fields(PortableConfig)} - {"data", "out", "time_budget", "lapsrn"}
+              | {"data_file"})
 EXPORT_KEYS = {"stage", "flip_average", "float16", "val_split"}
 # The one trainer's name in recipes written when there were two.
 LEGACY_TRAINER = "portable"
@@ -79,6 +82,10 @@ def load_recipe(path: str | Path) -> Recipe:
                 names = " or ".join(kind.__name__ for kind in kinds)
                 raise ValueError(f"{where} ({name}): {key} = {value!r} should be {names}")
         earlier = {stage.name for stage in stages}
+        data_file = options.get("data_file", "")
+        if "data_file" in options and (not isinstance(data_file, str) or Path(data_file).name != data_file
+                                       or data_file.startswith(".")):
+            raise ValueError(f"{where} ({name}): data_file = {data_file!r} must be a file name in --data's folder")
         if "init_from" in options and options["init_from"] not in earlier:
             raise ValueError(f"{where} ({name}): init_from = {options['init_from']!r} must name an earlier stage")
         for teacher in options.get("teachers", []):
@@ -103,7 +110,7 @@ def load_recipe(path: str | Path) -> Recipe:
 
 
 def _expected_type(key: str) -> type | tuple[type, ...]:
-    if key == "init_from":
+    if key in ("init_from", "data_file"):
         return str
     default = getattr(PortableConfig("", ""), key)
     return (int, float) if isinstance(default, float) else type(default)
@@ -114,6 +121,9 @@ def stage_config(stage: Stage, stages: list[Stage], runs: Path, data: str, lapsr
     """The stage's run; ``devices`` (the command line's) overrides the recipe's device count."""
     by_name = {earlier.name: earlier for earlier in stages}
     options = dict(stage.options)
+    data_file = options.pop("data_file", None)
+    if data_file:
+        data = str(Path(data).parent / data_file)
     options["teachers"] = [str(by_name[teacher].model_path(runs)) for teacher in options.get("teachers", [])]
     if "init_from" in options:
         options["init_from"] = str(by_name[options["init_from"]].model_path(runs))
@@ -139,6 +149,8 @@ def run_recipe(recipe: Recipe, runs: Path, data: str, lapsrn: str | None, cache_
                     "KERAS_BACKEND=tensorflow, which skips the finished stages and exports")
         return None
     options = recipe.export
+    exported = next(stage for stage in recipe.stages if stage.name == options["stage"])
+    data = stage_config(exported, recipe.stages, runs, data, lapsrn).data
     return export(str(runs / options["stage"]), data, out, lapsrn, cache_dir,
                   val_split=options.get("val_split", "PublicTest"), flip_average=options.get("flip_average", False),
                   quantize_float16=options.get("float16", True))

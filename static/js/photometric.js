@@ -3,6 +3,8 @@
 // that the page and the Python package give the network the same pixels.
 
 const STEPS = new Set(['contrast', 'equalize_histogram']);
+// A level this close to a half counts as a half (photometric.py's TIE_TOLERANCE, which says why).
+const TIE_TOLERANCE = 1e-3;
 
 /** Throws, naming the step, if `steps` holds one this module cannot apply. */
 export function checkSteps(steps) {
@@ -24,7 +26,7 @@ export function checkSteps(steps) {
 export function applySteps(grey, steps) {
   if (steps.length === 0) return grey;
   const levels = new Uint8Array(grey.length);
-  for (let i = 0; i < grey.length; i += 1) levels[i] = Math.min(255, Math.max(0, roundHalfEven(grey[i])));
+  for (let i = 0; i < grey.length; i += 1) levels[i] = Math.min(255, Math.max(0, roundLevel(grey[i])));
   for (const step of steps) {
     if (step.op === 'contrast') {
       for (let i = 0; i < levels.length; i += 1) levels[i] = Math.min(255, roundHalfEven(levels[i] * Math.fround(step.gain)));
@@ -51,6 +53,13 @@ function equalizeHistogram(levels) {
     table[level] = level < lowest ? 0 : Math.min(255, roundHalfEven((255 * (cumulative - counts[lowest])) / spread));
   }
   for (let i = 0; i < levels.length; i += 1) levels[i] = table[levels[i]];
+}
+
+/** photometric.py's round_levels: the nearest level; a half, or nearly one, goes to the even neighbour. */
+function roundLevel(value) {
+  const floor = Math.floor(value);
+  if (Math.abs(value - floor - 0.5) < TIE_TOLERANCE) return floor % 2 === 0 ? floor : floor + 1;
+  return Math.round(value);
 }
 
 // NumPy's rint, which the Python side uses: halves go to the even neighbour.
