@@ -85,7 +85,7 @@ def test_the_checked_in_recipe_is_the_one_that_made_the_shipped_model(tmp_path: 
     recorded = dict(metadata["training"]["recipe"])
     # The teachers' and the starting point's digests need their files; the recipe names as many teachers as were
     # recorded, and a starting point where one was recorded.
-    assert len(config.teachers) == len(recorded.pop("teachers_sha256")) == len(metadata["training"]["teachers"])
+    assert len(config.teachers) == len(recorded.pop("teachers_sha256", [])) == len(metadata["training"]["teachers"])
     assert (config.init_from is None) == (recorded.pop("init_from_sha256", None) is None)
     options = json.loads(json.dumps(asdict(config)))
     assert {key: options[key] for key in recorded} == recorded
@@ -100,13 +100,30 @@ def resolved(path: Path, runs: Path) -> tuple:
 
 
 def test_the_shipped_recipe_resolves_every_stage(tmp_path: Path) -> None:
-    recipe, configs = resolved(SHIPPED_RECIPE, tmp_path)
+    recipe = load_recipe(SHIPPED_RECIPE)
+    data = tmp_path / "data" / "fer2013_raw.csv.gz"
+    configs = {stage.name: stage_config(stage, recipe.stages, tmp_path, data=str(data), lapsrn=None)
+               for stage in recipe.stages}
     assert all(isinstance(config, PortableConfig) for config in configs.values())
-    # The shipped student learns from scratch on LapSRN faces, both teachers labelling every batch.
-    student = configs[recipe.export["stage"]]
+    # The LapSRN student learns from scratch on the filtered copy's faces, both teachers labelling every batch.
+    student = configs["student_gpu"]
     assert student.teachers == [str(tmp_path / name / "model.keras") for name in ("gpu_teacher", "gpu_teacher_lapsrn")]
     assert (student.architecture, student.width, student.upscale, student.init_from) == ("pyramid", 16, "lapsrn", None)
     assert configs["gpu_teacher"].upscale == "bilinear" and configs["gpu_teacher_lapsrn"].upscale == "lapsrn"
+    assert {configs[name].data for name in ("gpu_teacher", "gpu_teacher_lapsrn", "student_gpu")} == \
+        {str(data.parent / "fer2013.csv.gz")}, "the early stages name the filtered copy beside --data"
+    # The shipped model: that student fine-tuned on the raw faces through the page's path, towards the FER+ votes.
+    shipped = configs[recipe.export["stage"]]
+    assert shipped.data == str(data) and shipped.init_from == str(tmp_path / "student_gpu" / "model.keras")
+    assert (shipped.upscale, shipped.photometric, shipped.ferplus_weight) == ("bilinear", "fer2013-filter", 0.5)
+    assert shipped.train_split == "Training[:-3000]", "the faces the export calibrates on stay out of training"
+
+
+def test_a_stage_may_name_its_data_file_but_no_path(tmp_path: Path) -> None:
+    path = tmp_path / "data.toml"
+    path.write_text('[[stage]]\nname = "a"\ndata_file = "../secret.csv"\n')
+    with pytest.raises(ValueError, match="data_file"):
+        load_recipe(path)
 
 
 def test_a_stage_starts_from_an_earlier_stage_pruned_or_not(tmp_path: Path) -> None:
