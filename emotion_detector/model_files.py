@@ -60,9 +60,9 @@ class ModelFiles:
 
 
 def _face_models_hint() -> str:
-    return (f"run `npm ci` in the repository for node_modules/{FACE_MODELS_NPM.relative_to('node_modules')}, or "
-            f"pass the folder holding face_detection_short_range.tflite with --face-models / face_models= / "
-            f"${FACE_MODELS_ENV}")
+    return (f"install the package from a wheel, which carries them; in a checkout, run `npm ci` for "
+            f"node_modules/{FACE_MODELS_NPM.relative_to('node_modules')}; or pass the folder holding "
+            f"face_detection_short_range.tflite with --face-models / face_models= / ${FACE_MODELS_ENV}")
 
 
 def find_face_models(model_dir: Path, face_models: str | Path | None) -> Path:
