@@ -21,8 +21,8 @@ FACE_MODELS_NPM = Path("node_modules") / "@mediapipe" / "face_detection"
 REQUIRED_METADATA_KEYS = ("labels", "input", "preprocessing")
 PACKAGE = Path(__file__).resolve().parent
 PACKAGED_FACE_MODELS = PACKAGE / "face_models"  # in an installed wheel only
-# The folder whose converted_model/ is the default classifier: the package itself once installed from a wheel (it
-# carries a copy), else the checkout the package sits in.
+# The folder whose converted_model/ is the default classifier (cli.py's default too): the package itself once
+# installed from a wheel, which carries a copy, else the checkout the package sits in.
 REPO = PACKAGE if (PACKAGE / "converted_model" / "metadata.json").is_file() else PACKAGE.parent
 
 
