@@ -46,8 +46,10 @@ def run_jobs(jobs: list[Job], model_dir: Path, data_dir: Path, warmup: int = 3) 
     """Each job's result (or {"error": …} when, e.g., a backend is unavailable) and the Chromium version."""
     from playwright.sync_api import sync_playwright
 
+    from bench.peers import face_detector_folder
+
     routes = {"/bench": REPO / "bench", "/static": REPO / "static", "/node_modules": REPO / "node_modules",
-              "/model": model_dir, "/data": data_dir}
+              "/blazeface": face_detector_folder(), "/model": model_dir, "/data": data_dir}
     results: list[dict] = []
     timed: dict[int, JobPage] = {}  # index of a job's result → its page, still holding the model for latency
     with static_server(routes) as base, sync_playwright() as playwright:

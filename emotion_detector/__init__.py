@@ -3,7 +3,7 @@ classifier weights as the page, run with LiteRT.
 
     from emotion_detector import EmotionDetector
 
-    detector = EmotionDetector.load("converted_model")
+    detector = EmotionDetector.load()  # the shipped model; or EmotionDetector.load("my_model")
     for face in detector.detect("photo.jpg"):
         print(face.id, face.box, face.label, face.probabilities)
     for frame in detector.analyse_video("clip.mp4", every_n_frames=2):
@@ -17,5 +17,7 @@ from emotion_detector.geometry import Box
 from emotion_detector.media import MediaError
 from emotion_detector.model_files import ModelFilesError
 from emotion_detector.photo import PictureSizeError
+
+__version__ = "0.1.0"  # the package's one version: pyproject.toml reads it from here
 
 __all__ = ["Box", "EmotionDetector", "Face", "FrameResult", "MediaError", "ModelFilesError", "PictureSizeError"]

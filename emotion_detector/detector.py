@@ -69,10 +69,13 @@ class EmotionDetector:
         self.labels = self.classifier.labels
 
     @classmethod
-    def load(cls, model_dir: str | Path = "converted_model", face_models: str | Path | None = None,
+    def load(cls, model_dir: str | Path | None = None, face_models: str | Path | None = None,
              face_model: str = "auto", threads: int | None = None) -> EmotionDetector:
-        """model_dir: a folder written by ``python -m training export`` (metadata.json + model.tflite);
-        face_models: folder of MediaPipe's BlazeFace .tflite files (default: the repository's node_modules);
+        """model_dir: a folder written by ``python -m training export`` (metadata.json + model.tflite); default:
+        ./converted_model if there is one, else the shipped classifier (inside the installed package, or the
+        checkout's converted_model/);
+        face_models: folder of MediaPipe's BlazeFace .tflite files (default: the installed package's copy, else the
+        checkout's node_modules);
         face_model: as the page's "Face distance": 'auto' (photos searched at every scale, as the page's photo
         mode; video frames one short-range pass), 'short' (faces within ~2 m) or 'full' (up to ~5 m), one pass."""
         return cls(load_model_files(model_dir, face_models), face_model, threads)

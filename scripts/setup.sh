@@ -36,15 +36,23 @@ setup_python() {
   fi
 }
 
+# setup_node [--page]: node_modules from package-lock.json. --page installs only what the page serves (TF.js and
+# MediaPipe's face detector), not the devDependencies (the benchmark's peers, which the tests use).
 setup_node() {
   if ! command -v npm >/dev/null; then
     echo "error: npm (Node.js 18 or newer) is needed to install the page's JavaScript packages" >&2
     exit 1
   fi
-  if [ ! -e node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_modules/.lock-installed; then
-    retry npm ci --no-audit --no-fund --loglevel=error
-    cp package-lock.json node_modules/.lock-installed
+  local omit="" page_only=node_modules/.page-only
+  if [ "${1:-}" = --page ]; then omit=--omit=dev; fi
+  # Up to date: the lock file is the installed one, and nothing the caller needs was left out.
+  if [ -e node_modules/.package-lock.json ] && cmp -s package-lock.json node_modules/.lock-installed &&
+      { [ -n "$omit" ] || [ ! -e "$page_only" ]; }; then
+    return
   fi
+  retry npm ci --no-audit --no-fund --loglevel=error $omit
+  cp package-lock.json node_modules/.lock-installed
+  if [ -n "$omit" ]; then : >"$page_only"; fi  # npm ci empties node_modules first: a full install has none
 }
 
 setup_chromium() {

@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-setup_python requirements.txt
-setup_node
+setup_python requirements-page.txt
+setup_node --page
 exec .venv/bin/python server.py "$@"

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-setup_python requirements.txt training/requirements.txt
+setup_python requirements-page.txt requirements.txt training/requirements.txt
 # The fer peer of the benchmark needs its own venv (see bench/requirements.txt).
 setup_python --venv .venv-bench --no-deps bench/requirements.txt
 setup_node

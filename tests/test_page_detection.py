@@ -125,7 +125,7 @@ def test_far_choice_loads_the_full_range_network_on_demand(watched_page, picture
         result = analyse_photo(watched_page, pictures / "astronaut.png")
     finally:
         watched_page.select_option("#detector-range", "auto")
-    assert any(url.endswith("/facemesh-detection-full.bin") for url in fetched), fetched
+    assert any(url.endswith("/face_detection_full_range_sparse.bin") for url in fetched), fetched
     found, false = match(boxes_of(result), astronaut_grid(1)[1])
     assert len(found) == 1 and false == []
     assert watched_page.evaluate("window.__violations") == []

@@ -258,6 +258,8 @@ def test_python_mirrors_the_pages_detector_tracker_and_smoother_settings() -> No
     blazeface = (js / "detection" / "blazeface.js").read_text()
     for name, spec in MODELS.items():
         line = re.search(rf"^\s*{name}: \{{(.*)\}},$", blazeface, re.MULTILINE)[1]
+        # The same network: the page's graph is converted from the .tflite file Python runs.
+        assert f"file: '{spec.file.removesuffix('.tflite')}.json'," in line
         assert f"inputSize: {spec.input_size}," in line
         assert f"strides: [{', '.join(map(str, spec.strides))}]," in line
         assert f"anchorsPerLayer: {spec.anchors_per_layer}," in line

