@@ -113,6 +113,13 @@ def open_video(path: Path | str):
     return container, stream
 
 
+def video_info(path: Path | str) -> VideoInfo:
+    """The video's size, rate, frame count (when the container records it), codec and duration."""
+    container, stream = open_video(path)
+    with container:
+        return _describe(container, stream)
+
+
 def _describe(container, stream) -> VideoInfo:
     import av
 

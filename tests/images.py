@@ -14,6 +14,8 @@ from PIL import Image
 
 FER2013_CSV = Path(os.environ.get("FER2013_CSV") or
                    Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013" / "fer2013_raw.csv.gz")
+# The filtered copy, whose rows are ordered differently: the generated group photo was tuned on its faces.
+FILTERED_FER2013_CSV = FER2013_CSV.parent / "fer2013.csv.gz"
 FER_SIZE = 48
 NEUTRAL_GREY = 128
 
@@ -27,12 +29,13 @@ def astronaut() -> np.ndarray:
     return data.astronaut()
 
 
-def fer_faces(count: int, usage: str = "PublicTest", skip: int = 0) -> list[tuple[int, np.ndarray]]:
+def fer_faces(count: int, usage: str = "PublicTest", skip: int = 0,
+              path: Path = FER2013_CSV) -> list[tuple[int, np.ndarray]]:
     """(label, 48×48 uint8) for the first `count` faces of a split; raises FileNotFoundError without the CSV."""
-    if not FER2013_CSV.is_file():
-        raise FileNotFoundError(f"FER2013 CSV not found at {FER2013_CSV} (set FER2013_CSV)")
+    if not path.is_file():
+        raise FileNotFoundError(f"FER2013 CSV not found at {path} (set FER2013_CSV)")
     faces = []
-    with gzip.open(FER2013_CSV, "rt", newline="") as handle:
+    with gzip.open(path, "rt", newline="") as handle:
         for row in csv.DictReader(handle):
             if row["Usage"] != usage:
                 continue
