@@ -2,10 +2,13 @@
 // page sends. Every analysis runs under a deadline, a failed or hung detector is rebuilt, a picture's result is
 // shown only if no newer picture was chosen meanwhile, and video faces are tracked and smoothed (timeline.js).
 import { analyse, classifyFaces, findFaces } from './analyse.js';
+import { annotatedPng } from './annotate.js';
 import { chooseBackend } from './backend.js';
 import { load } from './classifier.js';
 import { ClassifierThread } from './classifier-thread.js';
 import { createFaceDetector } from './detector.js';
+import { fileStem, saveBlob } from './download.js';
+import { resultRows, toCsv, toJson } from './export.js';
 import { announce, onCommand, originError, receiverOrigin } from './messages.js';
 import { DecodeError, SizeError, analysisSize, decodeToCanvas, drawForAnalysis, watchPhotoInputs } from './photo.js';
 import { SupervisedDetector } from './supervised-detector.js';
@@ -43,6 +46,8 @@ const page = (window.emotionDetector = {
   // ?pipeline=worker, 'worker' (a worker, while this thread detects the next frame's faces) once it has loaded.
   // Measured with bench/page_speed.py --variants: no faster on two busy cores, and later results (docs/page.md).
   pipeline: 'main',
+  // The still picture on screen (photo, snapshot or detect()) that the download buttons save: {picture, result, source}.
+  still: null,
 });
 
 function setState(state, detail) {
@@ -135,6 +140,9 @@ async function main() {
   const webcam = new Webcam(video);
   const cameraButton = $('#camera-toggle');
   const cameraSelect = $('#camera-select');
+  const snapshotButton = $('#snapshot');
+  const stage = $('.stage');
+  const downloadButtons = ['csv', 'json', 'png'].map((format) => $(`#download-${format}`));
 
   // One analysis, under a deadline on top of the detector's own (which also rebuilds the detector).
   function analyseWithDeadline(source) {
@@ -195,18 +203,20 @@ async function main() {
   let pictureRun = 0; // each picture gets a number; only the newest one's result is shown
 
   /**
-   * Analyses one picture that `prepare(canvas)` draws. Shows it unless a newer picture (or the camera) came first.
+   * Analyses one picture that `prepare(canvas)` draws (returning the picture's own {width, height}). Shows it
+   * unless a newer picture (or the camera) came first; `name` names it in the downloads.
    * @returns {Promise<object>} the result, even when no longer shown (a detect() caller still wants its own)
    */
-  async function analysePicture(prepare, source) {
+  async function analysePicture(prepare, source, name) {
     const run = ++pictureRun;
     const current = () => run === pictureRun;
     stopCamera();
     ui.clearFaces();
+    setStill(null);
     setState('working');
     const restarts = detector.recreated;
     try {
-      const work = await drawPicture(prepare);
+      const { work, size } = await drawPicture(prepare);
       if (current()) show(work);
       const result = await analyseStill(work);
       if (!current()) {
@@ -221,6 +231,7 @@ async function main() {
         return values[0];
       };
       publish(result, source, labels);
+      setStill({ picture: work, result, source: { name, ...size } });
       if (result.faces.length === 0) setState('no-face');
       else setState('faces', `${result.faces.length} face${result.faces.length > 1 ? 's' : ''} found.`);
       page.pictures += 1;
@@ -240,14 +251,14 @@ async function main() {
 
   /** Analyses a picture without showing it or touching the page's state: detect() while the camera runs. */
   async function analyseAside(prepare) {
-    return analyseStill(await drawPicture(prepare));
+    return analyseStill((await drawPicture(prepare)).work);
   }
 
   /** A canvas of its own for each picture, so a newer picture never draws over one being analysed. */
   async function drawPicture(prepare) {
     const work = document.createElement('canvas');
-    await withTimeout(Promise.resolve().then(() => prepare(work)), page.timeouts.decodeMs, 'Reading the picture');
-    return work;
+    const size = await withTimeout(Promise.resolve().then(() => prepare(work)), page.timeouts.decodeMs, 'Reading the picture');
+    return { work, size };
   }
 
   async function analyseStill(work) {
@@ -259,12 +270,49 @@ async function main() {
     canvas.width = picture.width;
     canvas.height = picture.height;
     canvas.getContext('2d').drawImage(picture, 0, 0);
+    stage.style.setProperty('--aspect', String(picture.width / picture.height));
     video.hidden = true;
     canvas.hidden = false;
   }
 
   async function analysePhoto(file) {
-    await analysePicture((work) => decodeToCanvas(file, work), 'photo').catch(() => {}); // shown by analysePicture
+    const name = file.name || 'photo';
+    await analysePicture((work) => decodeToCanvas(file, work), 'photo', name).catch(() => {}); // shown by analysePicture
+  }
+
+  /** Freezes the camera's current frame and analyses it as a photo: the same table and downloads follow. */
+  async function takeSnapshot() {
+    if (!webcam.running || video.readyState < 2) return;
+    const frame = document.createElement('canvas');
+    const size = { width: video.videoWidth, height: video.videoHeight };
+    drawForAnalysis(video, size.width, size.height, frame, 'The camera picture');
+    const taken = new Date().toISOString().slice(0, 19).replaceAll(':', '-');
+    const prepare = (work) => {
+      work.width = frame.width;
+      work.height = frame.height;
+      work.getContext('2d').drawImage(frame, 0, 0);
+      return size;
+    };
+    await analysePicture(prepare, 'snapshot', `camera-snapshot-${taken}.png`).catch(() => {}); // shown there
+  }
+
+  /** The still picture the download buttons save, or null (nothing, or the camera is running). */
+  function setStill(still) {
+    page.still = still;
+    for (const button of downloadButtons) button.disabled = !still || still.result.faces.length === 0;
+  }
+
+  async function download(format) {
+    const { picture, result, source } = page.still ?? {};
+    if (!picture) return;
+    const stem = fileStem(source.name);
+    if (format === 'png') {
+      saveBlob(await annotatedPng(picture, result, labels), `${stem}-annotated.png`);
+      return;
+    }
+    const table = resultRows(result, labels, source);
+    const [text, type] = format === 'csv' ? [toCsv(table), 'text/csv'] : [toJson(table), 'application/json'];
+    saveBlob(new Blob([text], { type: `${type};charset=utf-8` }), `${stem}-emotions.${format}`);
   }
 
   async function fillCameraList(activeId) {
@@ -281,6 +329,7 @@ async function main() {
     const run = ++cameraRun;
     pictureRun += 1; // a picture still being analysed must not cover the video
     ui.clearFaces();
+    setStill(null);
     cameraButton.disabled = true;
     try {
       const activeId = await webcam.start(cameraSelect.value);
@@ -291,9 +340,12 @@ async function main() {
     }
     canvas.hidden = true;
     video.hidden = false;
+    stage.style.setProperty('--aspect', String((video.videoWidth || 4) / (video.videoHeight || 3)));
     cameraButton.disabled = false;
     cameraButton.textContent = 'Stop camera';
     cameraButton.setAttribute('aria-pressed', 'true');
+    snapshotButton.hidden = false;
+    ui.summary.setAttribute('aria-live', 'off'); // a count changing with every frame is not read out
     setState('faces', 'Camera running.');
     const live = () => webcam.running && run === cameraRun;
     const frames = new FaceTimeline(labels, page.options);
@@ -346,6 +398,8 @@ async function main() {
     webcam.stop();
     cameraButton.textContent = 'Start camera';
     cameraButton.setAttribute('aria-pressed', 'false');
+    snapshotButton.hidden = true;
+    ui.summary.setAttribute('aria-live', 'polite');
     setState('ready');
   }
 
@@ -370,9 +424,12 @@ async function main() {
       const { id, image } = detail;
       try {
         if (!(image instanceof ImageBitmap)) throw new DecodeError('detect() was given no image.');
-        const prepare = (work) => drawForAnalysis(image, image.width, image.height, work, 'The image');
+        const prepare = (work) => {
+          drawForAnalysis(image, image.width, image.height, work, 'The image');
+          return { width: image.width, height: image.height };
+        };
         // While the camera runs, the picture is analysed on the side: the video stays on screen.
-        const result = await (webcam.running ? analyseAside(prepare) : analysePicture(prepare, 'detect'));
+        const result = await (webcam.running ? analyseAside(prepare) : analysePicture(prepare, 'detect', 'picture'));
         announce('detect-result', { id, result });
       } catch (error) {
         announce('detect-error', { id, code: failureState(error), message: error.message });
@@ -386,6 +443,10 @@ async function main() {
   watchPhotoInputs({ input: $('#photo-input'), dropZone: $('#drop-zone'), onFile: analysePhoto });
   cameraButton.addEventListener('click', () => (webcam.running ? stopCamera() : startCamera()));
   cameraSelect.addEventListener('change', () => webcam.running && startCamera());
+  snapshotButton.addEventListener('click', takeSnapshot);
+  downloadButtons.forEach((button, index) => button.addEventListener('click', () => {
+    download(['csv', 'json', 'png'][index]).catch((error) => setState('error', error.message));
+  }));
   $('#detector-range').addEventListener('change', (event) => configure({ detectorModel: event.target.value }));
   for (const control of document.querySelectorAll('[data-needs-models]')) control.disabled = false;
   cameraSelect.disabled = true;
