@@ -209,38 +209,9 @@ def test_csv_equals_the_python_command_lines_on_the_same_photo(loaded_page, tmp_
         gaps["score"] = max(gaps["score"], abs(float(a["score"]) - float(b["score"])))
         gaps["probability"] = max(gaps["probability"], *(abs(float(a[label]) - float(b[label])) for label in labels))
     print("largest page-vs-CLI gaps:", gaps)
-    # Two runtimes (TF.js in the browser, LiteRT in Python) with float16 weights: the same faces, boxes within a
-    # pixel or two of the 800 px copies' 180 px faces, probabilities within 0.02 (tests/test_python_api.py's bound).
-    assert gaps["box"] < 3
-    assert gaps["score"] < 0.01
-    assert gaps["probability"] < 0.02
-
-
-def test_tag_layout_keeps_tags_apart_even_when_boxes_pile_up(loaded_page):
-    """tag-layout.js on made-up crowds: 60 random boxes, and 30 boxes on one spot; no two tags overlap, all inside."""
-    placed = loaded_page.evaluate("""async () => {
-        const { placeTags, overlaps } = await import('/static/js/tag-layout.js');
-        let seed = 7;
-        const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
-        const picture = { width: 1600, height: 1067 };
-        const crowds = [
-          Array.from({ length: 60 }, () => ({ x: random() * 1500, y: random() * 1000, width: 40 + random() * 60,
-                                              height: 40 + random() * 60 })),
-          Array.from({ length: 30 }, () => ({ x: 700, y: 500, width: 80, height: 80 })),
-        ];
-        return crowds.map((boxes) => {
-          const sizes = boxes.map(() => ({ width: 70 + random() * 50, height: 22 }));
-          const spots = placeTags(boxes, sizes, picture);
-          const tags = spots.map((spot, index) => ({ ...spot, ...sizes[index] }));
-          return {
-            clashes: tags.flatMap((a, i) => tags.slice(i + 1).filter((b) => overlaps(a, b))).length,
-            outside: tags.filter((t) => t.x < 0 || t.y < 0 || t.x + t.width > picture.width
-                                        || t.y + t.height > picture.height).length,
-            near: spots.filter((spot) => spot.near).length,
-          };
-        });
-    }""")
-    print("tag layouts:", placed)
-    for crowd in placed:
-        assert crowd["clashes"] == 0 and crowd["outside"] == 0
-    assert placed[1]["near"] < 30  # a pile of boxes cannot keep every tag beside its own box: some slid away
+    # Two runtimes (TF.js in the browser, LiteRT in Python), both on float16 weights: measured here, the files differ
+    # by one unit of their last digit (box 0.01 px, score 1e-4, probabilities 5e-5). Bounds leave room for other
+    # backends (WebGL), still far below anything a reader of the file would notice.
+    assert gaps["box"] < 0.5
+    assert gaps["score"] < 1e-3
+    assert gaps["probability"] < 1e-3

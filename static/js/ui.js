@@ -5,6 +5,10 @@ import { labelColour } from './palette.js';
 import { ResultsTable, summarise } from './results-table.js';
 import { placeTags } from './tag-layout.js';
 
+// Full tags ("3 happy 92%") may cover at most this fraction of the displayed picture; beyond it (a crowd on a
+// phone) they would hide the faces, so only the numbers are shown.
+const MAX_FULL_TAG_AREA = 0.1;
+
 export const STATES = {
   loading: 'Loading…',
   ready: 'Ready. Choose a photo, drop or paste one, or start the camera.',
@@ -136,7 +140,8 @@ export class PageUi {
 
   /**
    * Places the tags over the picture at its displayed size: "3 happy 92%" beside each box where they all fit
-   * there, else just the face numbers (the table is their legend), moved wherever needed so none overlaps another.
+   * there and cover little of the picture, else just the face numbers (the table is their legend), moved wherever
+   * needed so none overlaps another.
    */
   layoutTags() {
     if (!this.shown) return;
@@ -153,7 +158,9 @@ export class PageUi {
       return { spots: placeTags(boxes, sizes, result), sizes };
     };
     let layout = place(false);
-    const numbersOnly = layout.spots.some((spot) => !spot.near);
+    const tagArea = layout.sizes.reduce((sum, size) => sum + size.width * size.height, 0);
+    const numbersOnly = tagArea > MAX_FULL_TAG_AREA * result.width * result.height
+      || layout.spots.some((spot) => !spot.near);
     if (numbersOnly) layout = place(true);
     this.overlay.dataset.tags = numbersOnly ? 'numbers' : 'full';
     tags.forEach((tag, index) => {
