@@ -8,6 +8,7 @@ import { load } from './classifier.js';
 import { ClassifierThread } from './classifier-thread.js';
 import { createFaceDetector } from './detector.js';
 import { fileStem, saveBlob } from './download.js';
+import { loadClassicScripts } from './scripts.js';
 import { resultRows, toCsv, toJson } from './export.js';
 import { announce, onCommand, originError, receiverOrigin } from './messages.js';
 import { DecodeError, SizeError, analysisSize, decodeToCanvas, drawForAnalysis, watchPhotoInputs } from './photo.js';
@@ -80,7 +81,13 @@ function browserSupported() {
 }
 
 async function loadModels() {
-  ui.setProgress(0.05, 'Loading TensorFlow.js…');
+  ui.setProgress(0.02, 'Loading TensorFlow.js…');
+  try {
+    await loadClassicScripts(config.tfjsScripts.split(' '));
+  } catch (error) {
+    throw Object.assign(error, { state: 'model-error' });
+  }
+  ui.setProgress(0.05);
   page.backend = await chooseBackend({ wasmPath: config.wasmPath, preferred: params.get('backend') });
   ui.setBackend(page.backend);
   ui.setProgress(0.1, 'Loading the emotion model…');
@@ -121,19 +128,36 @@ async function main() {
   ui.showReceiver(receiverOrigin);
   if (params.has('headless')) document.body.classList.add('headless');
   if (!browserSupported()) return setState('unsupported');
-  setState('loading');
-  let models;
-  try {
-    models = await loadModels();
-  } catch (error) {
-    console.error(error);
-    return setState(error.state ?? 'error', error.message);
+
+  // The models (TF.js, the classifier, the face detector: megabytes, and seconds of a phone's CPU) load once, when
+  // first needed. The main page waits for the visitor to reach for a control, so a visit that only reads costs
+  // nothing; the embedded widget loads at once, since its host page waits for "ready".
+  let classifier = null;
+  let detector = null;
+  let labels = [];
+  let loading = null;
+
+  /** Loads the models once; resolves true when ready, false if they failed (the status says why). */
+  function loadOnce() {
+    loading ??= (async () => {
+      setState('loading');
+      try {
+        ({ classifier, detector } = await loadModels());
+      } catch (error) {
+        console.error(error);
+        setState(error.state ?? 'error', error.message);
+        return false;
+      }
+      labels = classifier.labels;
+      page.metadata = classifier.metadata;
+      Object.defineProperty(page, 'detectorRestarts', { get: () => detector.recreated });
+      setState('ready');
+      announce('ready', { labels, backend: page.backend });
+      return true;
+    })();
+    return loading;
   }
-  const { classifier, detector } = models;
-  const labels = classifier.labels;
-  page.metadata = classifier.metadata;
-  Object.defineProperty(page, 'detectorRestarts', { get: () => detector.recreated });
-  setState('ready');
+  page.load = loadOnce;
 
   const canvas = $('#photo-canvas');
   const video = $('#video');
@@ -276,6 +300,7 @@ async function main() {
   }
 
   async function analysePhoto(file) {
+    if (!(await loadOnce())) return;
     const name = file.name || 'photo';
     await analysePicture((work) => decodeToCanvas(file, work), 'photo', name).catch(() => {}); // shown by analysePicture
   }
@@ -326,6 +351,7 @@ async function main() {
   let timeline = null;
 
   async function startCamera() {
+    if (!(await loadOnce())) return;
     const run = ++cameraRun;
     pictureRun += 1; // a picture still being analysed must not cover the video
     ui.clearFaces();
@@ -410,13 +436,17 @@ async function main() {
     timeline?.configure(page.options);
     if (theme) applyTheme(theme);
     if (detectorModel && [...$('#detector-range').options].some((option) => option.value === detectorModel)) {
-      $('#detector-range').value = detectorModel;
-      detector.useModel(detectorModel).catch((error) => setState('detector-error', error.message));
+      $('#detector-range').value = detectorModel; // read when the models load, if they have not yet
+      detector?.useModel(detectorModel).catch((error) => setState('detector-error', error.message));
     }
   }
 
   // Commands from the embedding page (embed.js): start, stop, detect(image), configure.
   onCommand(async (kind, detail) => {
+    if (kind !== 'configure' && !(await loadOnce())) {
+      if (kind === 'detect') announce('detect-error', { id: detail.id, code: page.state, message: ui.statusText.textContent });
+      return;
+    }
     if (kind === 'configure') configure(detail);
     else if (kind === 'start' && detail.mode === 'camera') startCamera();
     else if (kind === 'stop') stopCamera();
@@ -448,9 +478,22 @@ async function main() {
     download(['csv', 'json', 'png'][index]).catch((error) => setState('error', error.message));
   }));
   $('#detector-range').addEventListener('change', (event) => configure({ detectorModel: event.target.value }));
-  for (const control of document.querySelectorAll('[data-needs-models]')) control.disabled = false;
-  cameraSelect.disabled = true;
-  announce('ready', { labels, backend: page.backend });
+  const enableControls = () => {
+    for (const control of document.querySelectorAll('[data-needs-models]')) control.disabled = false;
+    cameraSelect.disabled = true;
+  };
+  if (config.embed === 'true') {
+    if (await loadOnce()) enableControls();
+  } else {
+    enableControls(); // a photo chosen or the camera started before the models are in waits for them
+    setState('idle');
+    const intents = ['pointerover', 'focusin', 'touchstart', 'dragenter', 'paste'];
+    const start = () => {
+      intents.forEach((type) => document.removeEventListener(type, start, true));
+      loadOnce();
+    };
+    intents.forEach((type) => document.addEventListener(type, start, { capture: true, passive: true }));
+  }
 }
 
 main();

@@ -10,6 +10,7 @@ import { placeTags } from './tag-layout.js';
 const MAX_FULL_TAG_AREA = 0.1;
 
 export const STATES = {
+  idle: 'Choose a photo, drop or paste one, or start the camera. The detector loads when you first do.',
   loading: 'Loading…',
   ready: 'Ready. Choose a photo, drop or paste one, or start the camera.',
   working: 'Looking for faces…',
