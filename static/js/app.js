@@ -83,7 +83,7 @@ function browserSupported() {
 async function loadModels() {
   ui.setProgress(0.02, 'Loading TensorFlow.js…');
   try {
-    await loadClassicScripts(config.tfjsScripts.split(' '));
+    await loadClassicScripts([config.tfjsScript, config.tfjsWasmScript]);
   } catch (error) {
     throw Object.assign(error, { state: 'model-error' });
   }
