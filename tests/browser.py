@@ -65,8 +65,12 @@ def wait_for(page, expression: str, timeout_s: float = 60, interval_s: float = 0
 
 
 def wait_until_loaded(page, timeout_s: float = PAGE_LOAD_TIMEOUT_S) -> str:
-    """Waits for the page to finish loading its models; returns the state it settled in (e.g. 'ready')."""
-    return wait_for(page, "window.emotionDetector && window.emotionDetector.state !== 'loading' "
+    """Starts the models loading as a visitor's first gesture would (the main page loads them on demand; the embed
+    at once), waits for them; returns the state the page settled in (e.g. 'ready')."""
+    wait_for(page, "window.emotionDetector && (window.emotionDetector.load || window.emotionDetector.state !== "
+                   "'loading')", timeout_s)
+    page.evaluate("window.emotionDetector.load && void window.emotionDetector.load()")
+    return wait_for(page, "window.emotionDetector && !['idle', 'loading'].includes(window.emotionDetector.state) "
                           "&& window.emotionDetector.state", timeout_s)
 
 

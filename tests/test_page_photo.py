@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 from tests.browser import analyse_photo
-from tests.conftest import REPO
 from tests.images import ASTRONAUT_FACE, five_face_group_photo, save_png
 
 
@@ -23,13 +22,15 @@ def test_astronaut_gets_one_box_on_her_face_and_a_full_distribution(loaded_page,
     assert [entry["label"] for entry in face["probabilities"]] == metadata["labels"]
     assert math.isclose(sum(probabilities), 1, abs_tol=1e-4)
     assert all(0 <= value <= 1 for value in probabilities)
-    # What the visitor sees: one box, one card with a bar per class, and a status naming the count.
+    # What the visitor sees: one box, one table row with a bar part per class, a summary and a status naming the count.
     assert loaded_page.locator("#overlay .face-box").count() == 1
-    assert loaded_page.locator("#faces .face-card .bar-row").count() == len(metadata["labels"])
+    assert loaded_page.locator("#faces tr").count() == 1
+    assert loaded_page.locator("#faces tr .mini-bar span").count() == len(metadata["labels"])
+    assert loaded_page.inner_text("#face-summary") == f"1 face: 1 {face['top']['label']}"
+
     assert loaded_page.locator("#status").get_attribute("data-state") == "faces"
     assert "1 face found" in loaded_page.inner_text("#status")
     assert loaded_page.inner_text("#backend") in {"webgl", "wasm", "cpu"}
-    loaded_page.screenshot(path=str(REPO / "docs" / "screenshot.png"), full_page=True)  # shown in the README
 
 
 def test_several_faces_get_one_box_each(loaded_page, tmp_path, metadata):
@@ -42,7 +43,7 @@ def test_several_faces_get_one_box_each(loaded_page, tmp_path, metadata):
                   and square.y < b["y"] + b["height"] / 2 < square.y + square.size]
         assert len(inside) == 1, (square, boxes)
     assert loaded_page.locator("#overlay .face-box").count() == len(placed)
-    assert loaded_page.locator("#faces .face-card").count() == len(placed)
+    assert loaded_page.locator("#faces tr").count() == len(placed)
 
 
 def test_picture_without_a_face_says_so(loaded_page, tmp_path):
@@ -53,6 +54,8 @@ def test_picture_without_a_face_says_so(loaded_page, tmp_path):
     assert loaded_page.locator("#status").get_attribute("data-state") == "no-face"
     assert "No face found" in loaded_page.inner_text("#status")
     assert loaded_page.locator("#overlay .face-box").count() == 0
+    assert loaded_page.locator("#faces tr").count() == 0
+    assert loaded_page.is_disabled("#download-csv")  # nothing to save
 
 
 def test_corrupt_file_shows_a_clear_error(loaded_page, tmp_path):

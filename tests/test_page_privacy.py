@@ -1,5 +1,6 @@
 """Nothing leaves the browser: during photo and webcam inference every request is a same-origin, bodiless GET
-of a static asset."""
+of a static asset, and saving the results (CSV, JSON, annotated PNG) makes no request at all beyond the page's
+own blob: URLs."""
 
 from __future__ import annotations
 
@@ -56,3 +57,24 @@ def test_webcam_inference_sends_nothing(launch_browser, live_server, tmp_path):
     page.click("#camera-toggle")
     assert_only_static_gets(requests, live_server)
     page.close()
+
+
+def test_downloads_send_nothing(browser, live_server, pictures, tmp_path):
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    requests = record_requests(page)
+    page.goto(live_server + "/")
+    assert wait_until_loaded(page) == "ready"
+    assert len(analyse_photo(page, pictures / "astronaut.png")["faces"]) == 1
+    before = len(requests)
+    for button, suffix in (("#download-csv", ".csv"), ("#download-json", ".json"), ("#download-png", ".png")):
+        with page.expect_download() as started:
+            page.click(button)
+        saved = tmp_path / started.value.suggested_filename
+        started.value.save_as(saved)
+        assert saved.suffix == suffix and saved.stat().st_size > 0
+    page.wait_for_timeout(500)
+    during = requests[before:]
+    assert all(urlsplit(request.url).scheme == "blob" for request in during), [r.url for r in during]
+    assert_only_static_gets(requests, live_server)
+    context.close()

@@ -44,6 +44,40 @@ def test_camera_predictions_appear_and_keep_updating(launch_browser, live_server
     page.close()
 
 
+def test_snapshot_freezes_the_frame_with_its_table_and_downloads(launch_browser, live_server, face_video, tmp_path):
+    page = launch_browser(tuple(fake_camera_args(face_video))).new_page()
+    start_camera(page, live_server + "/")
+    wait_for(page, "window.emotionDetector.results >= 1 && window.emotionDetector.lastResult.faces.length >= 1", 90)
+    assert page.is_visible("#snapshot")
+    assert page.is_disabled("#download-csv")  # a running camera has nothing fixed to save
+    assert page.locator("#faces tr").count() >= 1  # the live table follows the frames
+    page.click("#snapshot")
+    wait_for(page, "window.emotionDetector.still !== null", 60)
+    result = page.evaluate("window.emotionDetector.lastResult")
+    assert (result["width"], result["height"]) == (640, 480)
+    assert len(result["faces"]) == 1
+    # Frozen: the camera is off, the frame is on the canvas, and the table and summary describe it.
+    assert page.get_attribute("#camera-toggle", "aria-pressed") == "false"
+    assert page.is_visible("#photo-canvas") and not page.is_visible("#video")
+    assert not page.is_visible("#snapshot")
+    assert page.locator("#faces tr").count() == 1
+    assert page.inner_text("#face-summary") == f"1 face: 1 {result['faces'][0]['emotion']['label']}"
+    frozen = page.evaluate("window.emotionDetector.results")
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.emotionDetector.results") == frozen
+    with page.expect_download() as started:
+        page.click("#download-csv")
+    rows = started.value.path().read_text().splitlines()
+    assert len(rows) == 2 and rows[1].startswith("camera-snapshot-") and ".png,image,0,0.0,1," in rows[1]
+    with page.expect_download() as started:
+        page.click("#download-png")
+    from PIL import Image
+
+    with Image.open(started.value.path()) as png:
+        assert png.size == (640, 480)
+    page.close()
+
+
 def test_denied_camera_permission_says_so(launch_browser, live_server):
     browser = launch_browser(tuple(fake_camera_args(None, grant=False)))
     context = browser.new_context(permissions=[])

@@ -2,11 +2,15 @@
 // page sends. Every analysis runs under a deadline, a failed or hung detector is rebuilt, a picture's result is
 // shown only if no newer picture was chosen meanwhile, and video faces are tracked and smoothed (timeline.js).
 import { analyse, classifyFaces, findFaces } from './analyse.js';
+import { annotatedPng } from './annotate.js';
 import { chooseBackend } from './backend.js';
 import { load } from './classifier.js';
 import { CameraGuard } from './camera-guard.js';
 import { ClassifierThread } from './classifier-thread.js';
 import { createFaceDetector } from './detector.js';
+import { fileStem, saveBlob } from './download.js';
+import { loadClassicScripts } from './scripts.js';
+import { resultRows, toCsv, toJson } from './export.js';
 import { announce, announceHeight, embedded, onCommand, originError, receiverOrigin } from './messages.js';
 import { DecodeError, SizeError, analysisSize, decodeToCanvas, drawForAnalysis, watchPhotoInputs } from './photo.js';
 import { SupervisedDetector } from './supervised-detector.js';
@@ -44,6 +48,8 @@ const page = (window.emotionDetector = {
   // ?pipeline=worker, 'worker' (a worker, while this thread detects the next frame's faces) once it has loaded.
   // Measured with bench/page_speed.py --variants: no faster on two busy cores, and later results (docs/page.md).
   pipeline: 'main',
+  // The still picture on screen (photo, snapshot or detect()) that the download buttons save: {picture, result, source}.
+  still: null,
 });
 
 function setState(state, detail) {
@@ -76,7 +82,13 @@ function browserSupported() {
 }
 
 async function loadModels() {
-  ui.setProgress(0.05, 'Loading TensorFlow.js…');
+  ui.setProgress(0.02, 'Loading TensorFlow.js…');
+  try {
+    await loadClassicScripts([config.tfjsScript, config.tfjsWasmScript]);
+  } catch (error) {
+    throw Object.assign(error, { state: 'model-error' });
+  }
+  ui.setProgress(0.05);
   page.backend = await chooseBackend({ wasmPath: config.wasmPath, preferred: params.get('backend') });
   ui.setBackend(page.backend);
   ui.setProgress(0.1, 'Loading the emotion model…');
@@ -119,19 +131,36 @@ async function main() {
   if (params.get('mode') === 'camera') document.body.classList.add('camera-asked');
   announceHeight($('#main'));
   if (!browserSupported()) return setState('unsupported');
-  setState('loading');
-  let models;
-  try {
-    models = await loadModels();
-  } catch (error) {
-    console.error(error);
-    return setState(error.state ?? 'error', error.message);
+
+  // The models (TF.js, the classifier, the face detector: megabytes, and seconds of a phone's CPU) load once, when
+  // first needed. The main page waits for the visitor to reach for a control, so a visit that only reads costs
+  // nothing; the embedded widget loads at once, since its host page waits for "ready".
+  let classifier = null;
+  let detector = null;
+  let labels = [];
+  let loading = null;
+
+  /** Loads the models once; resolves true when ready, false if they failed (the status says why). */
+  function loadOnce() {
+    loading ??= (async () => {
+      setState('loading');
+      try {
+        ({ classifier, detector } = await loadModels());
+      } catch (error) {
+        console.error(error);
+        setState(error.state ?? 'error', error.message);
+        return false;
+      }
+      labels = classifier.labels;
+      page.metadata = classifier.metadata;
+      Object.defineProperty(page, 'detectorRestarts', { get: () => detector.recreated });
+      setState('ready');
+      announce('ready', { labels, backend: page.backend });
+      return true;
+    })();
+    return loading;
   }
-  const { classifier, detector } = models;
-  const labels = classifier.labels;
-  page.metadata = classifier.metadata;
-  Object.defineProperty(page, 'detectorRestarts', { get: () => detector.recreated });
-  setState('ready');
+  page.load = loadOnce;
 
   const canvas = $('#photo-canvas');
   const video = $('#video');
@@ -142,6 +171,9 @@ async function main() {
   const guard = !embedded ? null : new CameraGuard({
     button: cameraButton, controls: $('.camera-row'), picture: $('.stage'), onHidden: () => stopCamera('camera-hidden'),
   });
+  const snapshotButton = $('#snapshot');
+  const stage = $('.stage');
+  const downloadButtons = ['csv', 'json', 'png'].map((format) => $(`#download-${format}`));
 
   // One analysis, under a deadline on top of the detector's own (which also rebuilds the detector).
   function analyseWithDeadline(source) {
@@ -202,18 +234,20 @@ async function main() {
   let pictureRun = 0; // each picture gets a number; only the newest one's result is shown
 
   /**
-   * Analyses one picture that `prepare(canvas)` draws. Shows it unless a newer picture (or the camera) came first.
+   * Analyses one picture that `prepare(canvas)` draws (returning the picture's own {width, height}). Shows it
+   * unless a newer picture (or the camera) came first; `name` names it in the downloads.
    * @returns {Promise<object>} the result, even when no longer shown (a detect() caller still wants its own)
    */
-  async function analysePicture(prepare, source) {
+  async function analysePicture(prepare, source, name) {
     const run = ++pictureRun;
     const current = () => run === pictureRun;
     stopCamera();
     ui.clearFaces();
+    setStill(null);
     setState('working');
     const restarts = detector.recreated;
     try {
-      const work = await drawPicture(prepare);
+      const { work, size } = await drawPicture(prepare);
       if (current()) show(work);
       const result = await analyseStill(work);
       if (!current()) {
@@ -228,6 +262,7 @@ async function main() {
         return values[0];
       };
       publish(result, source, labels);
+      setStill({ picture: work, result, source: { name, ...size } });
       if (result.faces.length === 0) setState('no-face');
       else setState('faces', `${result.faces.length} face${result.faces.length > 1 ? 's' : ''} found.`);
       page.pictures += 1;
@@ -247,14 +282,14 @@ async function main() {
 
   /** Analyses a picture without showing it or touching the page's state: detect() while the camera runs. */
   async function analyseAside(prepare) {
-    return analyseStill(await drawPicture(prepare));
+    return analyseStill((await drawPicture(prepare)).work);
   }
 
   /** A canvas of its own for each picture, so a newer picture never draws over one being analysed. */
   async function drawPicture(prepare) {
     const work = document.createElement('canvas');
-    await withTimeout(Promise.resolve().then(() => prepare(work)), page.timeouts.decodeMs, 'Reading the picture');
-    return work;
+    const size = await withTimeout(Promise.resolve().then(() => prepare(work)), page.timeouts.decodeMs, 'Reading the picture');
+    return { work, size };
   }
 
   async function analyseStill(work) {
@@ -266,12 +301,50 @@ async function main() {
     canvas.width = picture.width;
     canvas.height = picture.height;
     canvas.getContext('2d').drawImage(picture, 0, 0);
+    stage.style.setProperty('--aspect', String(picture.width / picture.height));
     video.hidden = true;
     canvas.hidden = false;
   }
 
   async function analysePhoto(file) {
-    await analysePicture((work) => decodeToCanvas(file, work), 'photo').catch(() => {}); // shown by analysePicture
+    if (!(await loadOnce())) return;
+    const name = file.name || 'photo';
+    await analysePicture((work) => decodeToCanvas(file, work), 'photo', name).catch(() => {}); // shown by analysePicture
+  }
+
+  /** Freezes the camera's current frame and analyses it as a photo: the same table and downloads follow. */
+  async function takeSnapshot() {
+    if (!webcam.running || video.readyState < 2) return;
+    const frame = document.createElement('canvas');
+    const size = { width: video.videoWidth, height: video.videoHeight };
+    drawForAnalysis(video, size.width, size.height, frame, 'The camera picture');
+    const taken = new Date().toISOString().slice(0, 19).replaceAll(':', '-');
+    const prepare = (work) => {
+      work.width = frame.width;
+      work.height = frame.height;
+      work.getContext('2d').drawImage(frame, 0, 0);
+      return size;
+    };
+    await analysePicture(prepare, 'snapshot', `camera-snapshot-${taken}.png`).catch(() => {}); // shown there
+  }
+
+  /** The still picture the download buttons save, or null (nothing, or the camera is running). */
+  function setStill(still) {
+    page.still = still;
+    for (const button of downloadButtons) button.disabled = !still || still.result.faces.length === 0;
+  }
+
+  async function download(format) {
+    const { picture, result, source } = page.still ?? {};
+    if (!picture) return;
+    const stem = fileStem(source.name);
+    if (format === 'png') {
+      saveBlob(await annotatedPng(picture, result, labels), `${stem}-annotated.png`);
+      return;
+    }
+    const table = resultRows(result, labels, source);
+    const [text, type] = format === 'csv' ? [toCsv(table), 'text/csv'] : [toJson(table), 'application/json'];
+    saveBlob(new Blob([text], { type: `${type};charset=utf-8` }), `${stem}-emotions.${format}`);
   }
 
   async function fillCameraList(activeId) {
@@ -285,9 +358,11 @@ async function main() {
   let timeline = null;
 
   async function startCamera() {
+    if (!(await loadOnce())) return;
     const run = ++cameraRun;
     pictureRun += 1; // a picture still being analysed must not cover the video
     ui.clearFaces();
+    setStill(null);
     cameraButton.disabled = true;
     try {
       const activeId = await webcam.start(cameraSelect.value);
@@ -298,10 +373,13 @@ async function main() {
     }
     canvas.hidden = true;
     video.hidden = false;
+    stage.style.setProperty('--aspect', String((video.videoWidth || 4) / (video.videoHeight || 3)));
     cameraButton.disabled = false;
     cameraButton.textContent = 'Stop camera';
     cameraButton.setAttribute('aria-pressed', 'true');
     guard?.setRunning(true);
+    snapshotButton.hidden = false;
+    ui.summary.setAttribute('aria-live', 'off'); // a count changing with every frame is not read out
     setState('faces', 'Camera running.');
     const live = () => webcam.running && run === cameraRun;
     const frames = new FaceTimeline(labels, page.options);
@@ -355,6 +433,8 @@ async function main() {
     guard?.setRunning(false);
     cameraButton.textContent = 'Start camera';
     cameraButton.setAttribute('aria-pressed', 'false');
+    snapshotButton.hidden = true;
+    ui.summary.setAttribute('aria-live', 'polite');
     setState(state);
   }
 
@@ -379,13 +459,17 @@ async function main() {
     timeline?.configure(page.options);
     if (theme) applyTheme(theme);
     if (detectorModel && [...$('#detector-range').options].some((option) => option.value === detectorModel)) {
-      $('#detector-range').value = detectorModel;
-      detector.useModel(detectorModel).catch((error) => setState('detector-error', error.message));
+      $('#detector-range').value = detectorModel; // read when the models load, if they have not yet
+      detector?.useModel(detectorModel).catch((error) => setState('detector-error', error.message));
     }
   }
 
   // Commands from the embedding page (embed.js): start, stop, detect(image), configure.
   onCommand(async (kind, detail) => {
+    if (kind !== 'configure' && !(await loadOnce())) {
+      if (kind === 'detect') announce('detect-error', { id: detail.id, code: page.state, message: ui.statusText.textContent });
+      return;
+    }
     if (kind === 'configure') configure(detail);
     else if (kind === 'start' && detail.mode === 'camera') askForCamera();
     else if (kind === 'stop') stopCamera();
@@ -393,9 +477,12 @@ async function main() {
       const { id, image } = detail;
       try {
         if (!(image instanceof ImageBitmap)) throw new DecodeError('detect() was given no image.');
-        const prepare = (work) => drawForAnalysis(image, image.width, image.height, work, 'The image');
+        const prepare = (work) => {
+          drawForAnalysis(image, image.width, image.height, work, 'The image');
+          return { width: image.width, height: image.height };
+        };
         // While the camera runs, the picture is analysed on the side: the video stays on screen.
-        const result = await (webcam.running ? analyseAside(prepare) : analysePicture(prepare, 'detect'));
+        const result = await (webcam.running ? analyseAside(prepare) : analysePicture(prepare, 'detect', 'picture'));
         announce('detect-result', { id, result });
       } catch (error) {
         announce('detect-error', { id, code: failureState(error), message: error.message });
@@ -409,10 +496,27 @@ async function main() {
   watchPhotoInputs({ input: $('#photo-input'), dropZone: $('#drop-zone'), onFile: analysePhoto });
   cameraButton.addEventListener('click', toggleCamera);
   cameraSelect.addEventListener('change', () => webcam.running && startCamera());
+  snapshotButton.addEventListener('click', takeSnapshot);
+  downloadButtons.forEach((button, index) => button.addEventListener('click', () => {
+    download(['csv', 'json', 'png'][index]).catch((error) => setState('error', error.message));
+  }));
   $('#detector-range').addEventListener('change', (event) => configure({ detectorModel: event.target.value }));
-  for (const control of document.querySelectorAll('[data-needs-models]')) control.disabled = false;
-  cameraSelect.disabled = true;
-  announce('ready', { labels, backend: page.backend });
+  const enableControls = () => {
+    for (const control of document.querySelectorAll('[data-needs-models]')) control.disabled = false;
+    cameraSelect.disabled = true;
+  };
+  if (config.embed === 'true') {
+    if (await loadOnce()) enableControls();
+  } else {
+    enableControls(); // a photo chosen or the camera started before the models are in waits for them
+    setState('idle');
+    const intents = ['pointerover', 'focusin', 'touchstart', 'dragenter', 'paste'];
+    const start = () => {
+      intents.forEach((type) => document.removeEventListener(type, start, true));
+      loadOnce();
+    };
+    intents.forEach((type) => document.addEventListener(type, start, { capture: true, passive: true }));
+  }
 }
 
 main();

@@ -40,8 +40,9 @@ export function drawForAnalysis(image, width, height, canvas, name) {
 }
 
 /**
- * Decodes an image file (honouring EXIF orientation) into `canvas`.
+ * Decodes an image file (honouring EXIF orientation) into `canvas`; returns the picture's own size (upright).
  * Throws DecodeError if it is not a readable image, SizeError if its size cannot hold a face.
+ * @returns {Promise<{width: number, height: number}>}
  */
 export async function decodeToCanvas(file, canvas) {
   const name = file.name || 'The file';
@@ -52,7 +53,8 @@ export async function decodeToCanvas(file, canvas) {
     throw new DecodeError(`${name} could not be decoded (${error.message}): it is damaged, not an image, or too large.`);
   }
   try {
-    return drawForAnalysis(bitmap, bitmap.width, bitmap.height, canvas, name);
+    drawForAnalysis(bitmap, bitmap.width, bitmap.height, canvas, name);
+    return { width: bitmap.width, height: bitmap.height };
   } finally {
     bitmap.close();
   }

@@ -1,9 +1,16 @@
-// Everything the visitor sees: status line, face boxes over the picture, and a bar per class for each face.
+// Everything the visitor sees: status line, face boxes and their tags over the picture, the faces' table and summary.
+// A face hovered or chosen in the table lights up its box, and the other way round.
+import { tagText } from './annotate.js';
+import { labelColour } from './palette.js';
+import { ResultsTable, summarise } from './results-table.js';
+import { placeTags } from './tag-layout.js';
 
-// Colours by label position; all meet WCAG AA contrast with white text on the label tags.
-const PALETTE = ['#b3261e', '#5b6b00', '#6a3d9a', '#0b6e4f', '#1f4e99', '#a04400', '#4a5560', '#7a2e5a'];
+// Full tags ("3 happy 92%") may cover at most this fraction of the displayed picture; beyond it (a crowd on a
+// phone) they would hide the faces, so only the numbers are shown.
+const MAX_FULL_TAG_AREA = 0.1;
 
 export const STATES = {
+  idle: 'Choose a photo, drop or paste one, or start the camera. The detector loads when you first do.',
   loading: 'Loading…',
   ready: 'Ready. Choose a photo, drop or paste one, or start the camera.',
   working: 'Looking for faces…',
@@ -40,9 +47,27 @@ export class PageUi {
     this.statusText = root.querySelector('#status-text');
     this.progress = root.querySelector('#load-progress');
     this.overlay = root.querySelector('#overlay');
-    this.faceList = root.querySelector('#faces');
     this.backend = root.querySelector('#backend');
     this.fps = root.querySelector('#fps');
+    this.summary = root.querySelector('#face-summary');
+    this.resultsSection = root.querySelector('#results');
+    this.shown = null; // {result, labels} on screen
+    this.hovered = null;
+    this.table = new ResultsTable(root.querySelector('#faces'), {
+      onHover: (id) => this.hover(id),
+      onSelect: () => this.lightBoxes(),
+    });
+    const faceId = (event) => {
+      const item = event.target.closest?.('[data-id]');
+      return item ? Number(item.dataset.id) : null;
+    };
+    this.overlay.addEventListener('pointerover', (event) => this.hover(faceId(event)));
+    this.overlay.addEventListener('pointerleave', () => this.hover(null));
+    this.overlay.addEventListener('click', (event) => {
+      const id = faceId(event);
+      if (id !== null) this.table.select(id === this.table.selected ? null : id, { focus: false });
+    });
+    new ResizeObserver(() => this.layoutTags()).observe(this.overlay);
   }
 
   setState(state, detail = '') {
@@ -66,8 +91,11 @@ export class PageUi {
   }
 
   clearFaces() {
+    this.shown = null;
     this.overlay.replaceChildren();
-    this.faceList.replaceChildren();
+    this.table.clear();
+    this.summary.textContent = '';
+    this.resultsSection.hidden = true;
   }
 
   /** Tells the visitor which site receives the predictions (the embed's host page), or hides the sentence. */
@@ -79,49 +107,85 @@ export class PageUi {
   }
 
   /**
-   * Draws boxes as percentages of the picture, so they stay aligned at any displayed size.
-   * Faces carry `id`, `emotion` (the label shown: steady on video) and `smoothed` (see timeline.js).
+   * Draws boxes as percentages of the picture, so they stay aligned at any displayed size, tags that never overlap,
+   * the table and the summary. Faces carry `id`, `emotion` (the label shown: steady on video) and `smoothed`
+   * (see timeline.js).
    */
   showFaces(result, labels) {
+    this.shown = { result, labels };
     const { width, height, faces } = result;
     const percent = (value, total) => `${((100 * value) / total).toFixed(3)}%`;
-    this.overlay.replaceChildren(...faces.map((face) => {
-      const colour = PALETTE[labels.indexOf(face.emotion.label) % PALETTE.length];
+    const boxes = faces.map((face) => {
       const box = element('div', { className: 'face-box' });
       Object.assign(box.style, {
         left: percent(face.box.x, width), top: percent(face.box.y, height),
-        width: percent(face.box.width, width), height: percent(face.box.height, height), borderColor: colour,
+        width: percent(face.box.width, width), height: percent(face.box.height, height),
+        borderColor: labelColour(labels, face.emotion.label),
       });
       box.dataset.label = face.emotion.label;
       box.dataset.id = String(face.id);
-      const tag = element('span', { className: 'face-tag', textContent: `${face.id} ${face.emotion.label} ${Math.round(face.emotion.probability * 100)}%` });
-      tag.style.background = colour;
-      box.append(tag);
       return box;
-    }));
-    this.faceList.replaceChildren(...faces.map((face) => this.faceCard(face, labels)));
+    });
+    const tags = faces.map((face) => {
+      const tag = element('span', { className: 'face-tag' });
+      tag.dataset.id = String(face.id);
+      tag.style.background = labelColour(labels, face.emotion.label);
+      return tag;
+    });
+    this.overlay.replaceChildren(...boxes, ...tags);
+    this.layoutTags();
+    this.table.show(faces, labels);
+    const summary = summarise(faces, labels);
+    if (this.summary.textContent !== summary) this.summary.textContent = summary;
+    this.resultsSection.hidden = false;
+    this.lightBoxes();
   }
 
-  faceCard(face, labels) {
-    const card = element('li', { className: 'face-card' });
-    card.dataset.label = face.emotion.label;
-    card.dataset.id = String(face.id);
-    card.append(element('h3', { textContent: `Face ${face.id}: ${face.emotion.label} (${Math.round(face.emotion.probability * 100)}%)` }));
-    const bars = element('dl', { className: 'bars' });
-    for (const { label, probability } of face.smoothed) {
-      const row = element('div', { className: 'bar-row' });
-      row.dataset.label = label;
-      row.dataset.probability = String(probability);
-      const meter = element('meter', { min: 0, max: 1, value: probability });
-      meter.style.setProperty('--bar-colour', PALETTE[labels.indexOf(label) % PALETTE.length]);
-      meter.setAttribute('aria-label', `${label} ${(probability * 100).toFixed(1)} percent`);
-      const value = element('dd', { textContent: `${(probability * 100).toFixed(1)}%` });
-      value.prepend(meter);
-      row.append(element('dt', { textContent: label }), value);
-      bars.append(row);
+  /**
+   * Places the tags over the picture at its displayed size: "3 happy 92%" beside each box where they all fit
+   * there and cover little of the picture, else just the face numbers (the table is their legend), moved wherever
+   * needed so none overlaps another.
+   */
+  layoutTags() {
+    if (!this.shown) return;
+    const { result } = this.shown;
+    const scale = this.overlay.clientWidth / result.width; // displayed pixels per picture pixel
+    const tags = [...this.overlay.querySelectorAll('.face-tag')];
+    if (!scale || tags.length === 0) return;
+    const boxes = result.faces.map((face) => face.box);
+    const place = (numbersOnly) => {
+      tags.forEach((tag, index) => {
+        tag.textContent = numbersOnly ? String(result.faces[index].id) : tagText(result.faces[index]);
+      });
+      const sizes = tags.map((tag) => ({ width: tag.offsetWidth / scale, height: tag.offsetHeight / scale }));
+      return { spots: placeTags(boxes, sizes, result), sizes };
+    };
+    let layout = place(false);
+    const tagArea = layout.sizes.reduce((sum, size) => sum + size.width * size.height, 0);
+    const numbersOnly = tagArea > MAX_FULL_TAG_AREA * result.width * result.height
+      || layout.spots.some((spot) => !spot.near);
+    if (numbersOnly) layout = place(true);
+    this.overlay.dataset.tags = numbersOnly ? 'numbers' : 'full';
+    tags.forEach((tag, index) => {
+      tag.style.left = `${((100 * layout.spots[index].x) / result.width).toFixed(3)}%`;
+      tag.style.top = `${((100 * layout.spots[index].y) / result.height).toFixed(3)}%`;
+    });
+  }
+
+  /** Hover (pointer or keyboard focus) on a box, tag or row: its box and row light up. */
+  hover(id) {
+    this.hovered = id;
+    this.table.hover(id);
+    this.lightBoxes();
+  }
+
+  lightBoxes() {
+    for (const item of this.overlay.querySelectorAll('[data-id]')) {
+      const id = Number(item.dataset.id);
+      item.classList.toggle('is-hovered', id === this.hovered);
+      item.classList.toggle('is-selected', id === this.table.selected);
     }
-    card.append(bars);
-    return card;
+    this.overlay.classList.toggle('has-selection', this.table.selected !== null);
   }
 }
 
