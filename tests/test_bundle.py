@@ -71,7 +71,7 @@ def test_bundle_holds_hashed_files_and_the_policy(bundle: Path, tmp_path: Path) 
     for module in assets.rglob("*.js"):
         for relative in (a or b for a, b in IMPORT.findall(module.read_text())):
             assert (module.parent / relative).resolve().is_file(), (module, relative)
-    assert all(re.fullmatch(r".+@[^-]+-[0-9a-f]{12}", folder.name) for folder in (bundle / "vendor").iterdir())
+    assert all(re.fullmatch(r".+@.+-[0-9a-f]{12}", folder.name) for folder in (bundle / "vendor").iterdir())
     assert (bundle / "static" / "js" / "embed.js").is_file()  # the stable URL other sites load
     headers = (bundle / "_headers").read_text()
     assert "frame-ancestors 'self';" in headers and "frame-ancestors 'self' *;" in headers
