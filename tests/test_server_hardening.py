@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import gzip
 import logging
+import re
 import shutil
 import socket
 import struct
@@ -30,7 +31,7 @@ def urls(client) -> dict[str, str]:
     """One URL per route of the app, as the page names them, plus an error or two."""
     html = client.get("/").get_data(as_text=True)
     model_url = html.split('data-model-url="', 1)[1].split('"', 1)[0]
-    vendor = html.split('src="/vendor/', 1)[1].split('"', 1)[0]
+    vendor = re.search(r'="/vendor/([^"/]+/[^"]+\.js)"', html)[1]  # TF.js, named in a data attribute
     static = html.split('src="/static/', 1)[1].split('"', 1)[0]
     return {
         "index": "/",
