@@ -301,7 +301,7 @@ class Photometric(keras.layers.Layer):
         self.steps = steps
 
     def call(self, faces):
-        levels = ops.clip(ops.round(faces * 255), 0, 255)
+        levels = ops.clip(round_levels(faces * 255), 0, 255)
         for step in self.steps:
             if step["op"] == "contrast":
                 levels = ops.minimum(ops.round(levels * step["gain"]), 255)
@@ -311,6 +311,16 @@ class Photometric(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape
+
+
+def round_levels(grey):
+    """emotion_detector.photometric.round_levels in Keras ops: the nearest level, a half (or within TIE_TOLERANCE
+    of one) to the even neighbour."""
+    from emotion_detector.photometric import TIE_TOLERANCE
+
+    floor = ops.floor(grey)
+    tie = ops.abs(grey - floor - 0.5) < TIE_TOLERANCE
+    return ops.where(tie, floor + ops.mod(floor, 2), ops.round(grey))
 
 
 def equalize_histogram(levels):
