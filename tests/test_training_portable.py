@@ -228,7 +228,7 @@ def test_an_interrupted_run_resumes_after_its_last_epoch_and_ends_as_an_uninterr
         while not (cut / "checkpoint.npz").exists() and running.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
     finally:
-        running.kill()  # as a session's end or a device call's time limit does: no chance to tidy up
+        running.kill()  # as a machine shutting down or a job's time limit does: no chance to tidy up
         running.wait()
     assert not (cut / "run.json").exists(), "killed before it finished"
     done_before = len(json.loads((cut / "history.json").read_text()))
@@ -512,7 +512,7 @@ def test_several_devices_need_the_jax_backend_and_as_many_devices(tmp_path: Path
     assert not (tmp_path / "run").exists(), "refused before anything is written"
 
 
-def test_the_device_script_trains_each_named_student_side_by_side_and_leaves_few_files(tmp_path: Path) -> None:
+def test_the_gpu_script_trains_each_named_student_side_by_side_and_leaves_few_files(tmp_path: Path) -> None:
     faces = random_packed_faces(tmp_path / "faces.npz.xz", 64, np.random.default_rng(2))
     env = {**os.environ, "PYTHONPATH": str(REPO), "KERAS_BACKEND": "tensorflow"}
     tiny = ["--width", "4", "--epochs", "1", "--batch-size", "32", "--precision", "float32", "--upscale", "bilinear"]
@@ -533,7 +533,7 @@ def test_the_device_script_trains_each_named_student_side_by_side_and_leaves_few
 
     assert completed.returncode == 0, completed.stderr[-4000:]
     files = sorted(str(path.relative_to(out)) for path in out.rglob("*") if path.is_file())
-    assert files == ["mixed.tar", "runs.log", "teachers-only.tar"], "a device call brings back at most 8 files"
+    assert files == ["mixed.tar", "runs.log", "teachers-only.tar"], "one log and one archive per run"
     for name in ("mixed", "teachers-only"):
         with tarfile.open(out / f"{name}.tar") as archive:
             archive.extractall(out, filter="data")
@@ -548,7 +548,7 @@ def test_the_device_script_trains_each_named_student_side_by_side_and_leaves_few
     assert all(f"{name}/model.keras: 1 epochs" in log for name in weights), "each student's log is kept"
 
 
-def test_the_device_script_refuses_more_runs_than_a_device_call_brings_back(tmp_path: Path) -> None:
+def test_the_gpu_script_refuses_more_runs_than_it_packs(tmp_path: Path) -> None:
     students = "; ".join(f"s{number}" for number in range(7))
     completed = subprocess.run(["bash", str(REPO / "scripts" / "gpu_train.sh")], cwd=tmp_path, capture_output=True,
                                text=True, timeout=120,
