@@ -128,3 +128,10 @@ def test_api_loads_the_packaged_models_with_no_argument(venv_python: Path, photo
     x, y, width, height = report["boxes"][0]
     x0, y0, x1, y1 = ASTRONAUT_FACE
     assert x0 < x + width / 2 < x1 and y0 < y + height / 2 < y1
+
+
+def test_the_plain_install_leaves_out_the_cluster_engine(venv_python: Path) -> None:
+    script = ("import importlib.util, json; print(json.dumps({name: importlib.util.find_spec(name) is not None "
+              "for name in ('dask', 'distributed', 'pyarrow', 'tensorflow')}))")
+    found = json.loads(run([str(venv_python), "-c", script], cwd=venv_python.parent, bare=True))
+    assert found == {"dask": False, "distributed": False, "pyarrow": False, "tensorflow": False}, found
