@@ -251,7 +251,7 @@ def test_an_interrupted_run_resumes_after_its_last_epoch_and_ends_as_an_uninterr
     assert f"resuming {cut} after epoch {done_before} of {epochs}" in resumed.stderr
     record, reference = (json.loads((run / "run.json").read_text()) for run in (cut, tmp_path / "whole"))
     assert [entry["epoch"] for entry in record["history"]] == list(range(1, epochs + 1))
-    assert [session["first_epoch"] for session in record["sessions"]] == [1, done_before + 1]
+    assert [stretch["first_epoch"] for stretch in record["stretches"]] == [1, done_before + 1]
     for ours, theirs in zip(record["history"], reference["history"], strict=True):
         assert ours["loss"] == pytest.approx(theirs["loss"], rel=1e-5), "the same batches, augmented alike"
         assert ours["learning_rate"] == theirs["learning_rate"]

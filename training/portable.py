@@ -400,16 +400,17 @@ def student_accuracy(labels, outputs):
 
 
 PACE_MARGIN = 1.25
-# A session's epochs after which the epoch count is planned: the first two include compiling the step, so the pace
-# of epochs 3–4 gives a first plan; epochs 7–12 a second, once students sharing a GPU have all finished compiling
-# (on an H100 a student's epochs 3–4 took 1.7–2.0 s beside another one's compilation, and 1.2 s afterwards).
+# Epochs of one start of the command after which the epoch count is planned: the first two include compiling the
+# step, so the pace of epochs 3–4 gives a first plan; epochs 7–12 a second, once students sharing a GPU have all
+# finished compiling (on an H100 a student's epochs 3–4 took 1.7–2.0 s beside another one's compilation, and 1.2 s
+# afterwards).
 PLAN_AFTER = (4, 12)
 
 
 class CosineWithBudget:
     """Linear warm-up to the peak, then cosine to zero over ``epochs``; with a time budget the epoch count is
-    planned from the measured pace, twice in each session (``PLAN_AFTER``: ``epoch_seconds`` holds this session's
-    epochs; ``started`` counts earlier sessions' too), never beyond the configured count."""
+    planned from the measured pace, twice after each start of the command (``PLAN_AFTER``: ``epoch_seconds`` holds the
+    epochs since this start; ``started`` counts those of earlier starts too), never beyond the configured count."""
 
     def __init__(self, config: PortableConfig):
         self.config = config
@@ -448,7 +449,7 @@ class EpochCallback(keras.callbacks.Callback):
                  carried: dict):
         super().__init__()
         self.schedule, self.classifier, self.out, self.history = schedule, classifier, out, history
-        self.carried = carried  # the recipe and data digest a resumed run must match, and the sessions so far
+        self.carried = carried  # the recipe and data digest a resumed run must match, and the stretches so far
         # An epoch lasts from the end of the one before: its faces' gathering and the last epoch's saving count too.
         self.began = time.monotonic()
 
@@ -499,7 +500,7 @@ def save_checkpoint(path: Path, model: keras.Model, state: dict) -> None:
 
 
 def read_checkpoint(path: Path, recipe: dict) -> tuple[dict, dict[str, np.ndarray]]:
-    """``save_checkpoint``'s state (recipe, data digest, sessions, planned epochs, history) and arrays. A checkpoint
+    """``save_checkpoint``'s state (recipe, data digest, stretches, planned epochs, history) and arrays. A checkpoint
     that does not fit this run is refused by name, since it may hold hours of training: one of another recipe here,
     before any data is read; one of other faces by ``train`` once it has read them."""
     try:
@@ -547,7 +548,8 @@ def train(config: PortableConfig) -> Path:
     """Train the run in ``config.out`` (or find it finished there); the trained classifier's path.
 
     An interrupted run resumes after its last finished epoch (``CHECKPOINT_FILE``) and, on the same backend, ends
-    with the weights an uninterrupted one would have: on this CPU a stage of the shipped recipe spans sessions."""
+    with the weights an uninterrupted one would have: on a 2-core CPU a stage of the shipped recipe may take several
+    starts."""
     from training.model import build_model
     from training.prune import start_from
 
@@ -606,18 +608,18 @@ def train(config: PortableConfig) -> Path:
     log.info("%d faces, %s backend on %s × %d, jit %s", len(faces), keras.backend.backend(), device, len(devices),
              model.jit_compile)
     schedule = CosineWithBudget(config)
-    sessions = []
+    stretches = []
     if resumed:
         restore_checkpoint(checkpoint, model, resumed, saved_arrays)
         history.extend(resumed["history"])
-        sessions = resumed["sessions"]
+        stretches = resumed["stretches"]
         schedule.epochs = resumed["planned_epochs"]
-        schedule.started -= sum(entry["seconds"] for entry in history)  # a time budget counts earlier sessions'
+        schedule.started -= sum(entry["seconds"] for entry in history)  # a time budget counts earlier starts' epochs
         log.info("resuming %s after epoch %d of %d", out, len(history), schedule.epochs)
-    sessions.append({"first_epoch": len(history) + 1, "backend": keras.backend.backend(), "device": device,
+    stretches.append({"first_epoch": len(history) + 1, "backend": keras.backend.backend(), "device": device,
                      "keras": keras.__version__})
     callback = EpochCallback(schedule, classifier, out, history,
-                             {"recipe": recipe, "data_sha256": data_sha256, "sessions": sessions})
+                             {"recipe": recipe, "data_sha256": data_sha256, "stretches": stretches})
     # One fit per epoch over the faces in epoch_order (gathered into buffers made once), rather than fit's own
     # shuffling, whose state no checkpoint holds.
     parts = [*inputs, targets, weights] if mixed_upscaling else [inputs, targets, weights]
@@ -643,14 +645,14 @@ def train(config: PortableConfig) -> Path:
         "data_sha256": data_sha256,
         "upscale": UPSCALING[config.upscale],
         "face_size": network_input.shape[1],
-        "seconds": round(sum(entry["seconds"] for entry in history), 1),  # its epochs', over all sessions
+        "seconds": round(sum(entry["seconds"] for entry in history), 1),  # its epochs', over every start
         "history": history,
         "keras": keras.__version__,
         "backend": keras.backend.backend(),
         "device": device,
         "devices": len(devices),
         "python": platform.python_version(),
-        "sessions": sessions,  # where each stretch of epochs trained, when the run was resumed
+        "stretches": stretches,  # where each stretch of epochs trained, when the run was resumed
     }
     atomic_write_json(out / "run.json", record)
     checkpoint.unlink(missing_ok=True)
