@@ -128,6 +128,18 @@ def test_evaluate_can_undo_class_weights_and_says_so(tiny_run: dict) -> None:
     assert summary["accuracy"] == metrics["accuracy"] and sum(map(sum, metrics["confusion_matrix"])) == 64
 
 
+def test_evaluate_measures_the_faces_through_a_cheap_camera_when_asked(tiny_run: dict) -> None:
+    common = ["--model", str(tiny_run["model"]), "--data", str(tiny_run["csv"]), "--split", "PublicTest",
+              "--cache-dir", str(tiny_run["cache"]), "--out", str(tiny_run["root"] / "eval_camera")]
+    runs = [json.loads(run_cli("evaluate", *common, *extra).stdout.strip().splitlines()[-1])
+            for extra in ([], ["--camera-seed", "3"], ["--camera-seed", "3"])]
+    clean, camera, again = runs
+    metrics = json.loads((tiny_run["root"] / "eval_camera" / "metrics_PublicTest_camera3.json").read_text())
+    assert clean["camera_seed"] is None and camera["camera_seed"] == metrics["camera_seed"] == 3
+    assert camera == again, "the same seed, the same faces"
+    assert sum(map(sum, metrics["confusion_matrix"])) == 64
+
+
 @pytest.fixture(scope="module")
 def tiny_export(tiny_run: dict) -> Path:
     out = tiny_run["root"] / "converted"

@@ -7,6 +7,7 @@ and recall, and the confusion matrix (JSON and PNG).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -158,18 +159,23 @@ def model_records(model_path: str | Path) -> dict:
 def evaluate(model_paths: list[str], data: str, split: str, out_dir: str, lapsrn: str | None, cache_dir: str,
              skip_bad: bool = False, flip_average: bool = False, upscale: str = "bilinear",
              photometric: str | None = None, temperature: float | None = None,
-             undo_class_weight_power: float | None = None) -> dict:
+             undo_class_weight_power: float | None = None, camera_seed: int | None = None) -> dict:
     """Metrics of one model, or of several whose probabilities are averaged (an ensemble), on one split, against
     each label set the data has. Each network gets its faces as its records say (``model_records``) unless
     ``photometric`` names steps for all; probabilities are calibrated by the recorded temperature unless
     ``temperature`` is given. With ``undo_class_weight_power``, after undoing the class weights of a network
-    trained with that power."""
+    trained with that power. With ``camera_seed``, on the faces as a cheap camera would give them
+    (``training.camera_faces``)."""
     import keras
 
     from training.model import inference_model
 
     dataset = load_dataset(data, skip_bad=skip_bad)
     faces = pick_split(dataset, split, data)
+    if camera_seed is not None:
+        from training.camera_faces import camera_faces
+
+        faces = dataclasses.replace(faces, images=camera_faces(faces.images, camera_seed))
     probabilities = np.zeros((len(faces.labels), len(EMOTIONS)), np.float64)
     temperatures = []
     for model_path in model_paths:
@@ -188,13 +194,15 @@ def evaluate(model_paths: list[str], data: str, split: str, out_dir: str, lapsrn
     title = Path(model_paths[0]).name if len(model_paths) == 1 else f"ensemble of {len(model_paths)}"
     metrics.update(model=[str(path) for path in model_paths], data=str(data), split=split, flip_average=flip_average,
                    upscale=upscale, photometric=photometric, temperature=float(np.mean(temperatures)),
-                   undo_class_weights=undo_class_weight_power)
+                   undo_class_weights=undo_class_weight_power, camera_seed=camera_seed)
     out = Path(out_dir)
     name = split if upscale == "bilinear" else f"{split}_{upscale}"
     if photometric is not None:
         name += f"_{photometric}"
     if undo_class_weight_power is not None:
         name += f"_unweighted{undo_class_weight_power:g}"
+    if camera_seed is not None:
+        name += f"_camera{camera_seed}"
     atomic_write_json(out / f"metrics_{name}.json", metrics)
     undone = "" if undo_class_weight_power is None else f", class weights ^{undo_class_weight_power:g} undone"
     save_confusion_png(metrics, out / f"confusion_{name}.png", f"{title} on {split} ({upscale}{undone})")
@@ -226,6 +234,9 @@ def add_parser(commands, add_data_options) -> None:
     parser.add_argument("--undo-class-weights", type=float, default=None, metavar="POWER",
                         help="divide the probabilities by the class weights of a model trained with "
                              "--class-weight-power POWER (counted on the Training split), and renormalise")
+    parser.add_argument("--camera-seed", type=int, default=None, metavar="SEED",
+                        help="measure on the faces as a cheap camera would give them (dim light, blur, sensor noise, "
+                             "low-quality JPEG, small faces), drawn per face from SEED")
     parser.set_defaults(run=_run)
 
 
@@ -240,9 +251,10 @@ def _run(args: argparse.Namespace) -> int:
                          "--class-weight-power")
     out = args.out or str(Path(args.model[0]).parent)
     metrics = evaluate(args.model, args.data, args.split, out, args.lapsrn, args.cache_dir, args.skip_bad,
-                       args.flip_average, args.upscale, args.photometric, args.temperature, args.undo_class_weights)
-    summary = {k: metrics[k] for k in ("split", "upscale", "photometric", "temperature", "undo_class_weights", "faces",
-                                        "accuracy", "macro_f1", "ece")}
+                       args.flip_average, args.upscale, args.photometric, args.temperature, args.undo_class_weights,
+                       args.camera_seed)
+    summary = {k: metrics[k] for k in ("split", "upscale", "photometric", "temperature", "undo_class_weights",
+                                        "camera_seed", "faces", "accuracy", "macro_f1", "ece")}
     summary["label_sets"] = {name: {k: result[k] for k in ("faces", "accuracy", "macro_f1", "ece")}
                              for name, result in metrics["label_sets"].items()}
     print(json.dumps(summary))

@@ -26,6 +26,7 @@ LIMITS: tuple[tuple[str, Callable[[float], bool], str], ...] = (
     ("label_smoothing", lambda value: 0 <= value < 1, "at least 0 and less than 1"),
     ("distill_weight", lambda value: 0 <= value <= 1, "from 0 to 1"),
     ("ferplus_weight", lambda value: 0 <= value <= 1, "from 0 to 1"),
+    ("camera", lambda value: 0 <= value <= 1, "from 0 to 1"),
 )
 
 

@@ -8,7 +8,9 @@ It trains the networks of ``training.model`` on FER2013's 48×48 faces and moves
   camera crops, and ``--upscale mixed`` picks one of the two per face at every step;
 - augmentation runs on the accelerator inside the training step: one random affine map per face (mirror,
   rotation, shift, zoom), then Keras's brightness, contrast, noise and random-erasing layers; then the photometric
-  steps that metadata.json declares (``--photometric``), as the page does to every crop;
+  steps that metadata.json declares (``--photometric``), as the page does to every crop; ``--camera P`` puts a
+  share P of the faces through a simulated camera first (``training.camera``: low light, blur, sensor noise, JPEG,
+  small faces);
 - targets: the FER2013 labels, mixed with the FER+ vote distributions by ``--ferplus-weight`` where the data has
   votes; AdamW or SGD with Nesterov momentum, a cosine schedule after a linear warm-up, label smoothing and the
   pipeline's class weights. No model selection: the last epoch is the result, so PublicTest stays untouched;
@@ -48,6 +50,7 @@ import numpy as np
 from keras import layers, ops
 
 from training import lapsrn
+from training.camera import CameraDegradation
 from training.data import (
     DATA_ENV,
     PACKED_SUFFIX,
@@ -114,6 +117,9 @@ class PortableConfig:
     # Steps done to every face after augmentation, by name (training.preprocessing.PHOTOMETRIC); exported into
     # metadata.json, so that the page does the same to every crop.
     photometric: str = "none"
+    # The share of faces put through a simulated camera (training.camera) after augmentation, before the
+    # photometric steps; 0: none.
+    camera: float = 0.0
     # Accelerators each step's batch is split over (keras.distribution.DataParallel, JAX backend): 0 means every
     # visible one. ``batch_size`` is per device, so N devices train with N × the batch.
     devices: int = 1
@@ -140,7 +146,7 @@ class PortableConfig:
         else:  # runs recorded before distillation existed still match
             fields.pop("distill_weight")
             fields.pop("distill_temperature")
-        for recent in ("teacher_flip_average", "mixup", "cutmix", "ferplus_weight"):
+        for recent in ("teacher_flip_average", "mixup", "cutmix", "ferplus_weight", "camera"):
             if not fields[recent]:  # left out when off, so that runs recorded before the option existed still match
                 fields.pop(recent)
         if self.photometric == "none":
@@ -340,9 +346,10 @@ def equalize_histogram(levels):
 
 def training_model(classifier: keras.Model, seed: int, teachers: list[keras.Model] = (),
                    face_size: int = FER_SIZE, mixup: float = 0.0, mixed_upscaling: bool = False,
-                   cutmix: float = 0.0, photometric: list[dict] = ()) -> keras.Model:
+                   cutmix: float = 0.0, photometric: list[dict] = (), camera: float = 0.0) -> keras.Model:
     """uint8 faces → [0, 1] → bilinear resizing to the classifier's input (when the faces are smaller) →
-    augmentation → the photometric steps → optionally mixup or CutMix → the classifier (96×96 input, as exported).
+    augmentation → optionally the simulated camera → the photometric steps → optionally mixup or CutMix → the
+    classifier (96×96 input, as exported).
 
     With ``mixed_upscaling`` it takes two inputs, the upscaled faces and the 48×48 originals, and each face goes on
     as one of the two, the originals resized bilinearly (``PickUpscaling``).
@@ -362,6 +369,8 @@ def training_model(classifier: keras.Model, seed: int, teachers: list[keras.Mode
         x = PickUpscaling(seed=seed + 6)([x, to_input_size(originals)])
         faces = [faces, originals]
     x = augmenter(seed)(x)
+    if camera:
+        x = CameraDegradation(camera, seed=seed + 7)(x)
     if photometric:
         x = Photometric(list(photometric))(x)
     mixing = Mixup(mixup, seed=seed + 5) if mixup else Cutmix(cutmix, seed=seed + 5) if cutmix else None
@@ -597,7 +606,7 @@ def train(config: PortableConfig) -> Path:
     teachers = load_teachers(config.teachers, classifier.input_shape[1], config.teacher_flip_average)
     model = training_model(classifier, config.seed, teachers, face_size=network_input.shape[1], mixup=config.mixup,
                            mixed_upscaling=mixed_upscaling, cutmix=config.cutmix,
-                           photometric=photometric_steps(config.photometric))
+                           photometric=photometric_steps(config.photometric), camera=config.camera)
     model.compile(optimizer=make_optimizer(config), loss=training_loss(config),
                   metrics=[keras.metrics.MeanMetricWrapper(student_accuracy, name="accuracy")])
     # XLA compiles the whole step well for a GPU; on a CPU its convolution gradients run several times slower
