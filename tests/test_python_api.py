@@ -439,7 +439,12 @@ def test_python_matches_the_page_on_real_faces(loaded_page, tmp_path: Path, dete
     # A face whose box differs at all is one where a candidate at the score threshold was kept by one runtime
     # (TF.js WASM, LiteRT) and not the other: allowed for 1 face in 20.
     assert within >= MIN_LABEL_AGREEMENT
-    assert max(classifier_gaps) < 1e-3
+    # Given the same box, the two runtimes agree to float precision on almost every face. Equalising rounded grey
+    # levels is discontinuous: a level that lands on the other side of a rounding edge in one runtime moves the
+    # probabilities by up to about 0.02 (shifting a box by 0.001 pixel does that in Python alone), so the largest gap
+    # is held to the preprocessing contract's 0.01.
+    assert np.median(classifier_gaps) < 1e-5
+    assert max(classifier_gaps) < 0.01
 
 
 def write_video(frames: list[np.ndarray], path: Path, fps: int = 15) -> Path:

@@ -115,7 +115,8 @@ def test_the_shipped_recipe_resolves_every_stage(tmp_path: Path) -> None:
     # The shipped model: that student fine-tuned on the raw faces through the page's path, towards the FER+ votes.
     shipped = configs[recipe.export["stage"]]
     assert shipped.data == str(data) and shipped.init_from == str(tmp_path / "student_gpu" / "model.keras")
-    assert (shipped.upscale, shipped.photometric, shipped.ferplus_weight) == ("bilinear", "fer2013-filter", 0.5)
+    assert (shipped.upscale, shipped.photometric, shipped.ferplus_weight, shipped.camera) == \
+        ("bilinear", "fer2013-filter", 0.5, 0.5)
     assert shipped.train_split == "Training[:-3000]", "the faces the export calibrates on stay out of training"
 
 

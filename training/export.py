@@ -253,7 +253,9 @@ def training_record(run: Path, splits: dict, data: str) -> tuple[Path, dict]:
         "superres": UPSCALING[config["upscale"]] if config["upscale"] != "bilinear" else None,
         "photometric": config.get("photometric", "none"),
         "faces": f"FER2013 {config['train_split']} of {Path(data).name}, 48×48 grey; "
-                 f"{UPSCALING[config['upscale']]}; photometric {config.get('photometric', 'none')}",
+                 f"{UPSCALING[config['upscale']]}; photometric {config.get('photometric', 'none')}"
+                 + (f"; {config['camera']:.0%} of faces through a simulated camera (training.camera)"
+                    if config.get("camera") else ""),
         "targets": (f"{1 - config.get('ferplus_weight', 0.0):g} × FER2013 label + "
                     f"{config.get('ferplus_weight', 0.0):g} × FER+ vote distribution"),
         "train_faces": record["train_faces"],
