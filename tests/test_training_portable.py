@@ -169,7 +169,8 @@ def test_a_run_trains_records_itself_and_teaches_the_next(tmp_path: Path) -> Non
     student = tmp_path / "student"
     taught = subprocess.run([*command[:7], str(student), "--architecture", "pyramid", "--width", "4", "--epochs", "1",
                              "--batch-size", "32", "--precision", "mixed_bfloat16", "--upscale", "bilinear",
-                             "--teacher", str(out / "model.keras"), "--mixup", "0.4", "--camera", "0.5"],
+                             "--teacher", str(out / "model.keras"), "--mixup", "0.4", "--camera", "0.5",
+                             "--occlusion", "0.3"],
                             cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert taught.returncode == 0, taught.stderr[-4000:]
     record = json.loads((student / "run.json").read_text())
@@ -177,6 +178,7 @@ def test_a_run_trains_records_itself_and_teaches_the_next(tmp_path: Path) -> Non
     assert record["config"]["teachers"] == [str(out / "model.keras")]
     assert record["recipe"]["distill_weight"] == 0.5 and np.isfinite(record["history"][0]["loss"])
     assert record["recipe"]["mixup"] == 0.4 and record["recipe"]["camera"] == 0.5
+    assert record["recipe"]["occlusion"] == 0.3
     assert 0 <= record["history"][0]["accuracy"] <= 1 and record["face_size"] == 48
 
     pruned = tmp_path / "pruned"
@@ -192,7 +194,7 @@ def test_a_run_trains_records_itself_and_teaches_the_next(tmp_path: Path) -> Non
     assert record["recipe"]["teacher_flip_average"] is True and record["recipe"]["teachers_sha256"] == [digest]
     assert "teacher_flip_average" not in json.loads((student / "run.json").read_text())["recipe"], \
         "off, it is left out of the recipe, so that runs recorded before it existed still match"
-    assert "mixup" not in record["recipe"] and "camera" not in record["recipe"], "so are mixup and the camera"
+    assert not {"mixup", "camera", "occlusion"} & set(record["recipe"]), "so are mixup, the camera and occluders"
     assert record["recipe"]["cutmix"] == 1.0 and np.isfinite(record["history"][0]["loss"])
     assert "cutmix" not in json.loads((student / "run.json").read_text())["recipe"], "and CutMix"
 

@@ -254,6 +254,8 @@ def training_record(run: Path, splits: dict, data: str) -> tuple[Path, dict]:
         "photometric": config.get("photometric", "none"),
         "faces": f"FER2013 {config['train_split']} of {Path(data).name}, 48×48 grey; "
                  f"{UPSCALING[config['upscale']]}; photometric {config.get('photometric', 'none')}"
+                 + (f"; {config['occlusion']:.0%} of faces with a hand, glasses or hair drawn over them "
+                    "(training.occlusion)" if config.get("occlusion") else "")
                  + (f"; {config['camera']:.0%} of faces through a simulated camera (training.camera)"
                     if config.get("camera") else ""),
         "targets": (f"{1 - config.get('ferplus_weight', 0.0):g} × FER2013 label + "

@@ -27,6 +27,7 @@ LIMITS: tuple[tuple[str, Callable[[float], bool], str], ...] = (
     ("distill_weight", lambda value: 0 <= value <= 1, "from 0 to 1"),
     ("ferplus_weight", lambda value: 0 <= value <= 1, "from 0 to 1"),
     ("camera", lambda value: 0 <= value <= 1, "from 0 to 1"),
+    ("occlusion", lambda value: 0 <= value <= 1, "from 0 to 1"),
 )
 
 

@@ -10,7 +10,8 @@ It trains the networks of ``training.model`` on FER2013's 48×48 faces and moves
   rotation, shift, zoom), then Keras's brightness, contrast, noise and random-erasing layers; then the photometric
   steps that metadata.json declares (``--photometric``), as the page does to every crop; ``--camera P`` puts a
   share P of the faces through a simulated camera first (``training.camera``: low light, blur, sensor noise, JPEG,
-  small faces);
+  small faces), and ``--occlusion P`` draws a hand, glasses or hair over a share P before that
+  (``training.occlusion``);
 - targets: the FER2013 labels, mixed with the FER+ vote distributions by ``--ferplus-weight`` where the data has
   votes; AdamW or SGD with Nesterov momentum, a cosine schedule after a linear warm-up, label smoothing and the
   pipeline's class weights. No model selection: the last epoch is the result, so PublicTest stays untouched;
@@ -66,6 +67,7 @@ from training.distill import averaged_probabilities, distillation_targets, load_
 from training.ferplus import vote_distributions
 from training.files import atomic_write, atomic_write_json, remove_partial_writes, sha256_arrays, sha256_file
 from training.labels import EMOTIONS, FER_SIZE
+from training.occlusion import Occlusion
 from training.options import check_ranges
 from training.preprocessing import photometric_steps
 from training.superres import LAPSRN_ENV, lapsrn_path
@@ -120,6 +122,9 @@ class PortableConfig:
     # The share of faces put through a simulated camera (training.camera) after augmentation, before the
     # photometric steps; 0: none.
     camera: float = 0.0
+    # The share of faces with a hand, glasses or hair drawn over them (training.occlusion) after augmentation,
+    # before the simulated camera; 0: none.
+    occlusion: float = 0.0
     # Accelerators each step's batch is split over (keras.distribution.DataParallel, JAX backend): 0 means every
     # visible one. ``batch_size`` is per device, so N devices train with N × the batch.
     devices: int = 1
@@ -146,7 +151,7 @@ class PortableConfig:
         else:  # runs recorded before distillation existed still match
             fields.pop("distill_weight")
             fields.pop("distill_temperature")
-        for recent in ("teacher_flip_average", "mixup", "cutmix", "ferplus_weight", "camera"):
+        for recent in ("teacher_flip_average", "mixup", "cutmix", "ferplus_weight", "camera", "occlusion"):
             if not fields[recent]:  # left out when off, so that runs recorded before the option existed still match
                 fields.pop(recent)
         if self.photometric == "none":
@@ -307,12 +312,20 @@ class Photometric(keras.layers.Layer):
         self.steps = steps
 
     def call(self, faces):
-        levels = ops.clip(round_levels(faces * 255), 0, 255)
+        from emotion_detector.photometric import WHOLE_LEVEL_STEPS
+
+        levels, whole = faces * 255, False
         for step in self.steps:
+            if step["op"] in WHOLE_LEVEL_STEPS and not whole:
+                levels, whole = ops.clip(round_levels(levels), 0, 255), True
             if step["op"] == "contrast":
                 levels = ops.minimum(ops.round(levels * step["gain"]), 255)
-            else:
+            elif step["op"] == "equalize_histogram":
                 levels = equalize_histogram(levels)
+            elif step["op"] == "clahe":
+                levels, whole = clahe(levels, step["tiles"], step["clip"]), False
+            else:
+                levels, whole = standardize(levels, step["mean"], step["std"]), False
         return levels / 255
 
     def compute_output_shape(self, input_shape):
@@ -344,12 +357,49 @@ def equalize_histogram(levels):
     return ops.reshape(ops.take_along_axis(table, flat, axis=1), (-1, *face_shape))
 
 
+def clahe(levels, tiles: int, clip: float):
+    """emotion_detector.photometric.clahe on a (N, H, W, 1) batch of whole grey levels."""
+    from emotion_detector.photometric import clahe_geometry
+
+    height, width = levels.shape[1], levels.shape[2]
+    tile_h, tile_w = height // tiles, width // tiles
+    rows, columns = clahe_geometry(height, tiles), clahe_geometry(width, tiles)
+    flat = ops.cast(ops.reshape(levels, (-1, height, width)), "int32")
+    blocks = ops.reshape(ops.transpose(ops.reshape(flat, (-1, tiles, tile_h, tiles, tile_w)), (0, 1, 3, 2, 4)),
+                         (-1, tile_h * tile_w))
+    counts = ops.cast(ops.bincount(blocks, minlength=256), "float32")  # (N·tiles², 256)
+    limit = clip * tile_h * tile_w / 256
+    excess = ops.sum(ops.maximum(counts - limit, 0), axis=1, keepdims=True)
+    mappings = ops.minimum(255 * ops.cumsum(ops.minimum(counts, limit) + excess / 256, axis=1) / (tile_h * tile_w), 255)
+    mappings = ops.reshape(mappings, (-1, tiles * tiles * 256))
+    pixels = ops.reshape(flat, (-1, height * width))
+
+    def picked(row_tiles, column_tiles):
+        tile_offsets = ((row_tiles[:, None] * tiles + column_tiles[None, :]) * 256).reshape(1, -1)
+        return ops.take_along_axis(mappings, pixels + ops.convert_to_tensor(tile_offsets, "int32"), axis=1)
+
+    across = np.broadcast_to(columns[2][None, :], (height, width)).reshape(1, -1)
+    down = np.broadcast_to(rows[2][:, None], (height, width)).reshape(1, -1)
+    top = picked(rows[0], columns[0]) + across * (picked(rows[0], columns[1]) - picked(rows[0], columns[0]))
+    bottom = picked(rows[1], columns[0]) + across * (picked(rows[1], columns[1]) - picked(rows[1], columns[0]))
+    out = top + down * (bottom - top)
+    return ops.reshape(out, (-1, height, width, 1))
+
+
+def standardize(levels, mean: float, std: float):
+    """emotion_detector.photometric.standardize on a (N, H, W, 1) batch."""
+    face_mean = ops.mean(levels, axis=(1, 2, 3), keepdims=True)
+    face_std = ops.maximum(ops.std(levels, axis=(1, 2, 3), keepdims=True), 1.0)
+    return mean + std * (levels - face_mean) / face_std
+
+
 def training_model(classifier: keras.Model, seed: int, teachers: list[keras.Model] = (),
                    face_size: int = FER_SIZE, mixup: float = 0.0, mixed_upscaling: bool = False,
-                   cutmix: float = 0.0, photometric: list[dict] = (), camera: float = 0.0) -> keras.Model:
+                   cutmix: float = 0.0, photometric: list[dict] = (), camera: float = 0.0,
+                   occlusion: float = 0.0) -> keras.Model:
     """uint8 faces → [0, 1] → bilinear resizing to the classifier's input (when the faces are smaller) →
-    augmentation → optionally the simulated camera → the photometric steps → optionally mixup or CutMix → the
-    classifier (96×96 input, as exported).
+    augmentation → optionally occluders → optionally the simulated camera → the photometric steps → optionally
+    mixup or CutMix → the classifier (96×96 input, as exported).
 
     With ``mixed_upscaling`` it takes two inputs, the upscaled faces and the 48×48 originals, and each face goes on
     as one of the two, the originals resized bilinearly (``PickUpscaling``).
@@ -369,6 +419,8 @@ def training_model(classifier: keras.Model, seed: int, teachers: list[keras.Mode
         x = PickUpscaling(seed=seed + 6)([x, to_input_size(originals)])
         faces = [faces, originals]
     x = augmenter(seed)(x)
+    if occlusion:
+        x = Occlusion(occlusion, seed=seed + 8)(x)
     if camera:
         x = CameraDegradation(camera, seed=seed + 7)(x)
     if photometric:
@@ -606,7 +658,8 @@ def train(config: PortableConfig) -> Path:
     teachers = load_teachers(config.teachers, classifier.input_shape[1], config.teacher_flip_average)
     model = training_model(classifier, config.seed, teachers, face_size=network_input.shape[1], mixup=config.mixup,
                            mixed_upscaling=mixed_upscaling, cutmix=config.cutmix,
-                           photometric=photometric_steps(config.photometric), camera=config.camera)
+                           photometric=photometric_steps(config.photometric), camera=config.camera,
+                           occlusion=config.occlusion)
     model.compile(optimizer=make_optimizer(config), loss=training_loss(config),
                   metrics=[keras.metrics.MeanMetricWrapper(student_accuracy, name="accuracy")])
     # XLA compiles the whole step well for a GPU; on a CPU its convolution gradients run several times slower

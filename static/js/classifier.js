@@ -70,7 +70,7 @@ export class EmotionClassifier {
         const region = this.modelPixels(this.readPixels(source, window.region), steps.length ? 1 : scale);
         const face = tf.image.cropAndResize(region, [window.box], [0], [height, width], 'bilinear', 0);
         if (!steps.length) return face;
-        const levels = applySteps(Float32Array.from(face.dataSync()), steps);
+        const levels = applySteps(Float32Array.from(face.dataSync()), steps, width);
         for (let i = 0; i < levels.length; i += 1) levels[i] *= scale;
         return tf.tensor4d(levels, [1, height, width, channels]);
       });
