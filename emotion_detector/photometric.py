@@ -128,15 +128,17 @@ def clahe(levels: np.ndarray, tiles: int, clip: float) -> np.ndarray:
     offsets = (np.arange(len(blocks)) * 256)[:, None]
     counts = np.bincount((blocks + offsets).ravel(), minlength=256 * len(blocks)).reshape(-1, 256)
     mappings = tile_mappings(counts.astype(np.float32), tile_h * tile_w, clip).reshape(len(flat), tiles * tiles * 256)
+
     def picked(row_tiles: np.ndarray, column_tiles: np.ndarray) -> np.ndarray:
         tile_offsets = ((row_tiles[:, None] * tiles + column_tiles[None, :]) * 256).reshape(1, -1)
         index = tile_offsets + flat.reshape(len(flat), -1)
         return np.take_along_axis(mappings, index, axis=1).reshape(flat.shape)
 
+    top_left, top_right, bottom_left, bottom_right = (picked(row, column) for row in rows[:2] for column in columns[:2])
     # Blended as two steps along rows and one down, so that equal mappings blend to exactly themselves.
     across, down = columns[2][None, :], rows[2][:, None]
-    top = picked(rows[0], columns[0]) + across * (picked(rows[0], columns[1]) - picked(rows[0], columns[0]))
-    bottom = picked(rows[1], columns[0]) + across * (picked(rows[1], columns[1]) - picked(rows[1], columns[0]))
+    top = top_left + across * (top_right - top_left)
+    bottom = bottom_left + across * (bottom_right - bottom_left)
     out = top + down * (bottom - top)
     out = out.reshape(faces.shape)
     return out[..., None] if channel else out

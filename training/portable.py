@@ -380,8 +380,9 @@ def clahe(levels, tiles: int, clip: float):
 
     across = np.broadcast_to(columns[2][None, :], (height, width)).reshape(1, -1)
     down = np.broadcast_to(rows[2][:, None], (height, width)).reshape(1, -1)
-    top = picked(rows[0], columns[0]) + across * (picked(rows[0], columns[1]) - picked(rows[0], columns[0]))
-    bottom = picked(rows[1], columns[0]) + across * (picked(rows[1], columns[1]) - picked(rows[1], columns[0]))
+    top_left, top_right, bottom_left, bottom_right = (picked(row, column) for row in rows[:2] for column in columns[:2])
+    top = top_left + across * (top_right - top_left)
+    bottom = bottom_left + across * (bottom_right - bottom_left)
     out = top + down * (bottom - top)
     return ops.reshape(out, (-1, height, width, 1))
 

@@ -109,10 +109,13 @@ function clahe(levels, width, height, tiles, clip, out) {
     for (let x = 0; x < width; x += 1) {
       const [left, right, across] = columns[x];
       const level = levels[y * width + x];
-      const at = (row, column) => mappings[(row * tiles + column) * 256 + level];
+      const topLeft = mappings[(top * tiles + left) * 256 + level];
+      const topRight = mappings[(top * tiles + right) * 256 + level];
+      const bottomLeft = mappings[(bottom * tiles + left) * 256 + level];
+      const bottomRight = mappings[(bottom * tiles + right) * 256 + level];
       // Two steps along rows and one down, as photometric.py blends (equal mappings blend to exactly themselves).
-      const upper = at(top, left) + across * (at(top, right) - at(top, left));
-      const lower = at(bottom, left) + across * (at(bottom, right) - at(bottom, left));
+      const upper = topLeft + across * (topRight - topLeft);
+      const lower = bottomLeft + across * (bottomRight - bottomLeft);
       out[y * width + x] = upper + down * (lower - upper);
     }
   }
