@@ -79,9 +79,14 @@ def round_levels(grey: np.ndarray) -> np.ndarray:
     return np.where(tie, floor + floor % 2, np.rint(grey))
 
 
+def has_channel_axis(levels: np.ndarray) -> bool:
+    """Whether a (..., H, W[, 1]) array of faces ends in a channel axis of one."""
+    return levels.ndim >= 3 and levels.shape[-1] == 1
+
+
 def equalize_histogram(levels: np.ndarray) -> np.ndarray:
     """OpenCV's ``equalizeHist`` on each face of a (..., H, W[, 1]) uint8 array (the last two or three axes)."""
-    face_axes = 3 if levels.ndim >= 3 and levels.shape[-1] == 1 else 2
+    face_axes = 3 if has_channel_axis(levels) else 2
     faces = levels.reshape(-1, int(np.prod(levels.shape[-face_axes:])))
     pixels = faces.shape[1]
     offsets = (np.arange(len(faces)) * 256)[:, None]
@@ -97,7 +102,7 @@ def equalize_histogram(levels: np.ndarray) -> np.ndarray:
 
 def standardize(levels: np.ndarray, mean: float, std: float) -> np.ndarray:
     """Each face of a (..., H, W[, 1]) float array shifted and scaled to ``mean`` and ``std``."""
-    face_axes = (-3, -2, -1) if levels.ndim >= 3 and levels.shape[-1] == 1 else (-2, -1)
+    face_axes = (-3, -2, -1) if has_channel_axis(levels) else (-2, -1)
     face_mean = levels.mean(axis=face_axes, keepdims=True, dtype=np.float64)
     face_std = np.maximum(levels.std(axis=face_axes, keepdims=True, dtype=np.float64), 1.0)
     return (mean + std * (levels - face_mean) / face_std).astype(np.float32)
@@ -117,7 +122,7 @@ def clahe_geometry(size: int, tiles: int) -> tuple[np.ndarray, np.ndarray, np.nd
 
 def clahe(levels: np.ndarray, tiles: int, clip: float) -> np.ndarray:
     """The ``clahe`` step on each face of a (..., H, W[, 1]) uint8 array; float32 levels out."""
-    channel = levels.ndim >= 3 and levels.shape[-1] == 1
+    channel = has_channel_axis(levels)
     faces = levels[..., 0] if channel else levels
     height, width = faces.shape[-2:]
     flat = faces.reshape(-1, height, width).astype(np.int64)

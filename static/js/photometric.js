@@ -121,15 +121,22 @@ function clahe(levels, width, height, tiles, clip, out) {
   }
 }
 
+// One geometry per (side, tiles): the camera asks for the same one every frame.
+const tileGeometries = new Map();
+
 /** photometric.py's clahe_geometry: for each pixel along a side, the two surrounding tiles and the second's weight. */
 function tileGeometry(size, tiles) {
-  const tileSize = size / tiles;
-  return Array.from({ length: size }, (_, pixel) => {
-    const position = (pixel + 0.5) / tileSize - 0.5;
-    const first = Math.floor(position);
+  const key = `${size}/${tiles}`;
+  if (!tileGeometries.has(key)) {
+    const tileSize = size / tiles;
     const clamp = (tile) => Math.min(tiles - 1, Math.max(0, tile));
-    return [clamp(first), clamp(first + 1), position - first];
-  });
+    tileGeometries.set(key, Array.from({ length: size }, (_, pixel) => {
+      const position = (pixel + 0.5) / tileSize - 0.5;
+      const first = Math.floor(position);
+      return [clamp(first), clamp(first + 1), position - first];
+    }));
+  }
+  return tileGeometries.get(key);
 }
 
 /** photometric.py's standardize: the face shifted and scaled to `mean` and `std` (at least one level's spread). */
